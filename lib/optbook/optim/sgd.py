@@ -10,7 +10,7 @@ import torch
 
 from .._validation import check_bool, check_real
 
-__all__ = ["SGD", "sgd_update_"]
+__all__ = ["SGD", "sgd_update_", "nesterov_reference"]
 
 
 def sgd_update_(
@@ -110,3 +110,30 @@ class SGD(torch.optim.Optimizer):
                     v = state["velocity"]
                 sgd_update_(p, p.grad, v, lr=lr, momentum=momentum, nesterov=nesterov)
         return loss
+
+
+def nesterov_reference(
+    grad_fn, theta0: torch.Tensor, lr: float, momentum: float, steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Algorithm 8.3 exactly as the book writes it, for checking and for teaching.
+
+    ``grad_fn(point, k)`` returns the gradient at ``point`` for step ``k``. Each step evaluates
+    it at the interim point :math:`\tilde\theta = \theta + \alpha v`, then
+    :math:`v \leftarrow \alpha v - \epsilon g` and :math:`\theta \leftarrow \theta + v`.
+    Returns the stacked iterates :math:`\theta_0, \dots, \theta_K` and velocities
+    :math:`v_0, \dots, v_K`. :class:`SGD` with ``nesterov=True`` visits
+    :math:`\theta_k + \alpha v_k` instead (the look-ahead points); the tests and §8.3.3 show
+    the two agree.
+    """
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    theta = theta0.detach().clone()
+    v = torch.zeros_like(theta)
+    thetas, vs = [theta.clone()], [v.clone()]
+    for k in range(steps):
+        g = grad_fn(theta + momentum * v, k)
+        v = momentum * v - lr * g
+        theta = theta + v
+        thetas.append(theta.clone())
+        vs.append(v.clone())
+    return torch.stack(thetas), torch.stack(vs)

@@ -1,0 +1,58 @@
+# Two commands do all set-up on a fresh machine (Python 3.11 and the package registries):
+#   make book   create .venv, install everything pinned, execute the notebooks (cached), build _build/html
+#   make test   library tests + every notebook under nbval + a headless-browser check of the built pages
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: book lab test test-lib test-notebooks test-browser bench refresh lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Build the site: notebooks are executed through jupyter-cache and re-run only when they change.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
+	@echo "Open _build/html/index.html"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: test-lib test-notebooks test-browser
+
+test-lib: $(STAMP)
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser
+
+# Every notebook in a fresh kernel; only cells marked NBVAL_CHECK_OUTPUT have their output compared.
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+
+test-browser: book
+	$(BIN)/python -m pytest -q tests/browser
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+# After editing a notebook: execute it, then strip all outputs except those of cells whose
+# metadata says keep_output (the NBVAL_CHECK_OUTPUT cells), so diffs stay readable.
+refresh: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb"; \
+	  $(BIN)/nbstripout --keep-id "$$nb"; \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests benchmarks notebooks
+
+clean:
+	rm -rf _build .jupyter_cache

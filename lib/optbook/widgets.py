@@ -1,0 +1,227 @@
+"""One interactive figure, two faces: live sliders in a kernel, a static scrubber in the book.
+
+A :class:`LiveFigure` wraps a matplotlib :class:`~matplotlib.figure.Figure` and an
+``update(**values)`` function that changes only the figure's *dynamic* artists (lines, texts).
+Everything else — contours, axes, legends — is drawn once and cached as a bitmap; each new
+slider value restores that bitmap, redraws the dynamic artists on top and encodes a PNG
+("blitting"). That keeps a slider well under 100 ms where a full redraw costs 150 ms or more.
+
+* :meth:`LiveFigure.widget` returns ipywidgets controls and an image that follows them.
+* :meth:`LiveFigure.scrubber` renders every combination of a grid of values through the
+  *same* ``update`` and returns self-contained HTML with range inputs, so a reader of the
+  published book, with no kernel, can still move through the values.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+__all__ = ["LiveFigure", "ScrubberHTML", "show"]
+
+
+class LiveFigure:
+    """A figure with a cached background and a few artists that ``update`` changes.
+
+    Args:
+        fig: a :class:`matplotlib.figure.Figure` (build it with ``Figure(...)``, not
+            ``plt.figure``, so that the notebook does not also display it).
+        update: called as ``update(**values)``; it mutates ``artists`` and returns nothing.
+            It must not raise for extreme values: show the problem in the figure instead.
+        artists: the artists ``update`` changes; they are drawn over the cached background.
+        alt: alternative text for the rendered images.
+    """
+
+    def __init__(
+        self,
+        fig: Figure,
+        update: Callable[..., None],
+        artists: Sequence[Artist],
+        alt: str = "",
+    ):
+        if not isinstance(fig, Figure):
+            raise TypeError(f"fig must be a matplotlib Figure, got {fig!r}")
+        if not callable(update):
+            raise TypeError(f"update must be callable, got {update!r}")
+        artists = list(artists)
+        if not artists or not all(isinstance(a, Artist) for a in artists):
+            raise ValueError(f"artists must be a non-empty sequence of matplotlib artists, got {artists!r}")
+        self.fig, self.update, self.artists, self.alt = fig, update, artists, alt
+        self.canvas = FigureCanvasAgg(fig)
+        self._background = None
+
+    def _draw(self, values: Mapping) -> np.ndarray:
+        if self._background is None:
+            for a in self.artists:
+                a.set_animated(True)  # left out of the full draw below
+            self.canvas.draw()
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.canvas.restore_region(self._background)
+        self.update(**values)
+        renderer = self.canvas.get_renderer()
+        for a in self.artists:
+            a.draw(renderer)
+        return np.asarray(self.canvas.buffer_rgba())
+
+    def render(self, compress: int = 1, **values) -> bytes:
+        """PNG bytes of the figure after ``update(**values)``.
+
+        ``compress`` is the zlib level: 1 is fast (live sliders), 9 is small (static pages).
+        """
+        rgba = self._draw(values)
+        buf = io.BytesIO()
+        Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=compress)
+        return buf.getvalue()
+
+    def widget(self, controls: Mapping):
+        """ipywidgets ``controls`` (name → widget with a ``value``) above the live image.
+
+        The image is re-rendered on every change of any control.
+        """
+        import ipywidgets as w
+
+        if not controls:
+            raise ValueError("controls must name at least one widget")
+        for name, c in controls.items():
+            if not hasattr(c, "value") or not hasattr(c, "observe"):
+                raise TypeError(f"control {name!r} is not an ipywidgets value widget: {c!r}")
+        image = w.Image(format="png", value=self.render(**self._values(controls)))
+        image.layout.max_width = "100%"
+
+        def on_change(_change):
+            image.value = self.render(**self._values(controls))
+
+        for c in controls.values():
+            c.observe(on_change, names="value")
+        return w.VBox([w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap")), image])
+
+    @staticmethod
+    def _values(controls: Mapping) -> dict:
+        return {name: c.value for name, c in controls.items()}
+
+    def frames(self, grid: Mapping[str, Sequence]) -> list[bytes]:
+        """PNG frames for every combination of ``grid`` values, last name varying fastest."""
+        if not grid or any(len(v) == 0 for v in grid.values()):
+            raise ValueError(f"grid must map each name to a non-empty sequence, got {dict(grid)!r}")
+        names = list(grid)
+        out = []
+        for combo in itertools.product(*(grid[n] for n in names)):
+            out.append(self._quantised_png(self._draw(dict(zip(names, combo, strict=True)))))
+        return out
+
+    @staticmethod
+    def _quantised_png(rgba: np.ndarray) -> bytes:
+        # A 256-colour palette keeps line art crisp and frames small (about a third of RGB PNG).
+        img = Image.fromarray(rgba[..., :3]).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                                      dither=Image.Dither.NONE)
+        buf = io.BytesIO()
+        img.save(buf, format="png", optimize=True)
+        return buf.getvalue()
+
+    def scrubber(
+        self,
+        grid: Mapping[str, Sequence],
+        labels: Mapping[str, str] | None = None,
+        initial: Mapping | None = None,
+        fmt: Callable[[object], str] = lambda v: f"{v:g}",
+    ) -> ScrubberHTML:
+        """Self-contained HTML: one range input per name in ``grid`` and the matching frame.
+
+        ``labels`` gives each control's caption (default: its name); ``initial`` the values
+        shown first (default: the first of each). The page needs no kernel and no network.
+        """
+        labels = dict(labels or {})
+        names = list(grid)
+        values = {n: list(grid[n]) for n in names}
+        start = []
+        for n in names:
+            v0 = (initial or {}).get(n, values[n][0])
+            if v0 not in values[n]:
+                raise ValueError(f"initial value {v0!r} for {n!r} is not one of {values[n]!r}")
+            start.append(values[n].index(v0))
+        pngs = self.frames(grid)
+        uris = ["data:image/png;base64," + base64.b64encode(p).decode() for p in pngs]
+        uid = "scrub-" + hashlib.sha1(b"".join(pngs)).hexdigest()[:10]
+        sizes = [len(values[n]) for n in names]
+        controls = "".join(
+            f'<label style="margin-right:1.5em">{html.escape(labels.get(n, n))} '
+            f'<input type="range" min="0" max="{len(values[n]) - 1}" step="1" value="{i0}" '
+            f'data-axis="{k}" aria-label="{html.escape(labels.get(n, n))}" '
+            f'style="vertical-align:middle"> <output>{html.escape(fmt(values[n][i0]))}</output></label>'
+            for k, (n, i0) in enumerate(zip(names, start, strict=True))
+        )
+        shown = [json.dumps([fmt(v) for v in values[n]]) for n in names]
+        first = _flat_index(start, sizes)
+        body = f"""<div class="optbook-scrubber" id="{uid}">
+<div class="optbook-scrubber-controls">{controls}</div>
+<img class="optbook-scrubber-frame" src="{uris[first]}" alt="{html.escape(self.alt)}" style="max-width:100%">
+<script>
+(function () {{
+  var root = document.getElementById("{uid}");
+  var frames = {json.dumps(uris)};
+  var sizes = {json.dumps(sizes)};
+  var shown = [{", ".join(shown)}];
+  var inputs = root.querySelectorAll("input[type=range]");
+  var img = root.querySelector("img");
+  function show() {{
+    var idx = 0;
+    inputs.forEach(function (inp, k) {{
+      var i = parseInt(inp.value, 10);
+      idx = idx * sizes[k] + i;
+      inp.parentNode.querySelector("output").textContent = shown[k][i];
+    }});
+    img.src = frames[idx];
+  }}
+  inputs.forEach(function (inp) {{ inp.addEventListener("input", show); }});
+}})();
+</script>
+</div>"""
+        return ScrubberHTML(body, n_frames=len(pngs), n_bytes=sum(len(p) for p in pngs))
+
+
+def _flat_index(index: Sequence[int], sizes: Sequence[int]) -> int:
+    flat = 0
+    for i, s in zip(index, sizes, strict=True):
+        flat = flat * s + i
+    return flat
+
+
+class ScrubberHTML:
+    """HTML that Jupyter and the book display as is; also reports its frame count and size."""
+
+    def __init__(self, body: str, n_frames: int, n_bytes: int):
+        self.body, self.n_frames, self.n_bytes = body, n_frames, n_bytes
+
+    def _repr_html_(self) -> str:
+        return self.body
+
+    def __repr__(self) -> str:
+        return f"<static scrubber: {self.n_frames} frames, {self.n_bytes / 1e6:.2f} MB>"
+
+
+def show(name: str, obj) -> None:
+    """Display ``obj`` and register it under ``name`` for the book's ``{glue:figure}``.
+
+    In the book, a ``{glue:figure}`` directive then shows it as a numbered figure with a
+    caption (tag the cell ``remove-output`` so it is not shown twice). Without myst-nb
+    (e.g. on Colab) it is simply displayed.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        from IPython.display import display
+
+        display(obj)
+        return
+    glue(name, obj, display=True)

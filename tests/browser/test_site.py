@@ -1,0 +1,164 @@
+"""The built book as a reader meets it: every page in headless Chromium, served over HTTP.
+
+Run after `make book` (``make test-browser`` does both). Fails on console errors, failed
+requests, images that did not load, broken internal links, and static scrubbers whose frame
+does not change when moved. Screenshots of failing pages go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("OPTBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+# sphinx-thebe 0.3.1 includes its configuration script twice on every page; harmless.
+KNOWN_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",)
+
+
+def content_pages() -> list[str]:
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` first")
+    pages = []
+    for path in sorted(SITE.rglob("*.html")):
+        rel = path.relative_to(SITE).as_posix()
+        if rel.startswith(("_static/", "_sources/", "_images/")) or rel == "index.html":
+            continue  # index.html only redirects to the intro
+        pages.append(rel)
+    return pages
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium`")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url):
+    """Load ``url`` and return (page, problems) with console errors and failed loads."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+
+    def on_console(msg):
+        if msg.type == "error" and not any(n in msg.text for n in KNOWN_NOISE):
+            problems.append(f"console error: {msg.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, problems
+
+
+def fail_with_screenshot(page, rel, problems):
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / (rel.replace("/", "__") + ".png")
+    page.screenshot(path=str(shot), full_page=True)
+    pytest.fail(f"{rel}: " + "; ".join(problems) + f" (screenshot: {shot})")
+
+
+@pytest.mark.parametrize("rel", content_pages())
+def test_page_loads_cleanly(browser, server, rel):
+    page, problems = open_page(browser, server + rel)
+    try:
+        broken = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))"
+        )
+        problems += [f"image did not load: {src}" for src in broken]
+        hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
+        for href in hrefs:
+            target, _ = urldefrag(href)
+            if urlparse(target).netloc != urlparse(server).netloc:
+                continue  # external links are not followed (no network)
+            local = SITE / urlparse(target).path.lstrip("/")
+            if local.is_dir():
+                local = local / "index.html"
+            if not local.exists():
+                problems.append(f"broken internal link: {href}")
+        if problems:
+            fail_with_screenshot(page, rel, problems)
+    finally:
+        page.close()
+
+
+def scrubber_pages() -> list[str]:
+    return [rel for rel in content_pages() if "optbook-scrubber" in (SITE / rel).read_text()]
+
+
+def test_some_page_has_a_scrubber():
+    assert scrubber_pages(), "no static scrubber found in the built book"
+
+
+@pytest.mark.parametrize("rel", scrubber_pages())
+def test_scrubbers_change_frame(browser, server, rel):
+    page, problems = open_page(browser, server + rel)
+    try:
+        scrubbers = page.locator(".optbook-scrubber")
+        assert scrubbers.count() > 0
+        for i in range(scrubbers.count()):
+            scrubber = scrubbers.nth(i)
+            scrubber.scroll_into_view_if_needed()
+            img = scrubber.locator("img")
+            for j in range(scrubber.locator("input[type=range]").count()):
+                slider = scrubber.locator("input[type=range]").nth(j)
+                output = scrubber.locator("output").nth(j)
+                before_src, before_text = img.get_attribute("src"), output.text_content()
+                # Move the control as a reader would: focus it and press an arrow key.
+                key = "ArrowLeft" if slider.input_value() == slider.get_attribute("max") else "ArrowRight"
+                slider.focus()
+                page.keyboard.press(key)
+                if img.get_attribute("src") == before_src:
+                    problems.append(f"scrubber {i}, control {j}: the frame did not change")
+                if output.text_content() == before_text:
+                    problems.append(f"scrubber {i}, control {j}: the value label did not change")
+                natural = img.evaluate("i => i.complete && i.naturalWidth")
+                if not natural:
+                    problems.append(f"scrubber {i}, control {j}: the new frame did not load")
+        if problems:
+            fail_with_screenshot(page, rel, problems)
+    finally:
+        page.close()
+
+
+def test_search_finds_a_chapter_term(browser, server):
+    page, problems = open_page(browser, urljoin(server, "search.html?q=Nesterov"))
+    try:
+        page.wait_for_selector("#search-results li", timeout=15000)
+        hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
+        assert any("08_3_basic_algorithms" in h for h in hits), hits
+        assert not problems, problems
+    finally:
+        page.close()
