@@ -1,5 +1,30 @@
 """Optimisers written as the book's algorithms (``torch.optim.Optimizer`` subclasses)."""
 
+from .adaptive import (
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    RMSProp,
+    accumulate_squares_,
+    adadelta_update_,
+    adagrad_update_,
+    adam_update_,
+    rms,
+    rmsprop_update_,
+)
 from .sgd import SGD, sgd_update_
 
-__all__ = ["SGD", "sgd_update_"]
+__all__ = [
+    "SGD",
+    "sgd_update_",
+    "AdaGrad",
+    "RMSProp",
+    "AdaDelta",
+    "Adam",
+    "accumulate_squares_",
+    "rms",
+    "adagrad_update_",
+    "rmsprop_update_",
+    "adadelta_update_",
+    "adam_update_",
+]
