@@ -19,6 +19,7 @@ import statistics
 import time
 
 import torch
+
 from optbook.optim import AdaDelta, AdaGrad, Adam, RMSProp
 
 SHAPES = [(1000, 784), (1000,), (200, 1000), (200,), (10, 200), (10,)]

@@ -15,6 +15,7 @@ import platform
 import time
 
 import torch
+
 from optbook.second_order import bfgs, bfgs_update, lbfgs, two_loop_recursion
 
 

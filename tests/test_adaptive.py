@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from optbook.optim import AdaDelta, AdaGrad, Adam, RMSProp
 
 torch.set_default_dtype(torch.float64)

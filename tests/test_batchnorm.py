@@ -5,8 +5,9 @@ import math
 
 import pytest
 import torch
-from optbook.batchnorm import BatchNorm1d, BatchNormFunction, batch_norm
 from torch import nn
+
+from optbook.batchnorm import BatchNorm1d, BatchNormFunction, batch_norm
 
 torch.set_default_dtype(torch.float64)
 

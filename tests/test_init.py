@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
-from optbook import init
 from torch import nn
+
+from optbook import init
 
 torch.set_default_dtype(torch.float64)
 

@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 from matplotlib.figure import Figure
+from torch import nn
+
 from optbook.monitor import (
     ActivationMonitor,
     parameter_snapshot,
@@ -14,7 +16,6 @@ from optbook.monitor import (
     zero_fraction,
 )
 from optbook.plotting_monitor import draw_histograms, draw_layer_statistic
-from torch import nn
 
 torch.set_default_dtype(torch.float64)
 

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize, rosen, rosen_der, rosen_hess
+
 from optbook.second_order import (
     backtracking,
     bfgs,
@@ -20,7 +22,6 @@ from optbook.second_order import (
     strong_wolfe,
     two_loop_recursion,
 )
-from scipy.optimize import minimize, rosen, rosen_der, rosen_hess
 
 torch.set_default_dtype(torch.float64)
 

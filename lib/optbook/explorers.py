@@ -116,7 +116,7 @@ def trajectory_race(
     fig = Figure(figsize=(w * len(landscapes), h), dpi=dpi, layout="constrained")
     axes = fig.subplots(1, len(landscapes), squeeze=False)[0]
     lines: list[list] = []
-    titles, notes = [], []
+    notes = []
     for ax, land in zip(axes, landscapes, strict=True):
         X, Y, Z = land.grid(grid_n)
         draw_contours(ax, X, Y, Z, minimiser=land.minimiser)
@@ -129,17 +129,16 @@ def trajectory_race(
                               linewidth=1.3, alpha=0.9)
             row.append(line)
         lines.append(row)
-        titles.append(ax.set_title(land.name, fontsize=10))
+        ax.set_title(land.name, fontsize=10)
         notes.append(ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", ha="left",
                              fontsize=8, family="monospace",
                              bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.85)))
     axes[-1].legend(loc="lower right", fontsize=8, framealpha=0.85)
 
     def update(lr, **hyper):
-        for land, n, row, title, note in zip(landscapes, steps_list, lines, titles, notes, strict=True):
+        for land, n, row, note in zip(landscapes, steps_list, lines, notes, strict=True):
             eps = lr / land.lipschitz if lr_unit == "curvature" else lr
-            title.set_text(f"{land.name}   ε = {eps:.2g}")
-            texts = []
+            texts = [f"ε = {eps:.2g}"]
             for (label, factory), line in zip(optimizers.items(), row, strict=True):
                 traj = cache.run(land, factory, n, lr=eps, **hyper)
                 path = traj.path if isinstance(traj, Trajectory) else np.empty((0, 2))
@@ -147,6 +146,6 @@ def trajectory_race(
                 texts.append(_summary(label, traj))
             note.set_text("\n".join(texts))
 
-    artists = [a for row in lines for a in row] + titles + notes
+    artists = [a for row in lines for a in row] + notes
     return LiveFigure(fig, update, artists, alt=alt)
 

@@ -209,10 +209,10 @@ def run_trajectory(
 
     def closure():
         # Plain-float arithmetic: a 2-D gradient costs ~1 µs instead of ~20 µs of tensor ops.
-        x, y = theta.detach().tolist()
+        x, y = theta.tolist()
         fx, gx, gy = vg(x, y)
         theta.grad = torch.tensor((gx, gy), dtype=torch.float64)
-        return torch.tensor(fx, dtype=torch.float64)
+        return fx  # a float is a valid loss for every torch optimiser, L-BFGS included
 
     # The loop only steps and copies two floats: per-step overhead is what a slider feels.
     path = np.empty((steps + 1, 2))
@@ -220,7 +220,7 @@ def run_trajectory(
     diverged_at = None
     for k in range(1, steps + 1):
         opt.step(closure)
-        x, y = theta.detach().tolist()
+        x, y = theta.tolist()
         if not (math.isfinite(x) and math.isfinite(y)) or math.hypot(x - cx, y - cy) > limit:
             diverged_at = k
             path = path[:k]

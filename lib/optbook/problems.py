@@ -57,8 +57,8 @@ class LinearRegressionStream:
         return X, y
 
     def excess_risk(self, theta: torch.Tensor) -> torch.Tensor:
-        r""":math:`\tfrac12(\boldsymbol\theta-\boldsymbol w^*)^\top\boldsymbol\Sigma(\boldsymbol\theta-\boldsymbol w^*)`,
-        over the last dimension of ``theta``."""
+        r"""The excess error
+        :math:`\tfrac12(\theta - w^*)^\top \Sigma (\theta - w^*)`, over the last dimension of ``theta``."""
         diff = theta - self.w_star
         return 0.5 * (diff * diff * self.eigs).sum(-1)
 

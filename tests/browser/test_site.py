@@ -95,7 +95,8 @@ def test_page_loads_cleanly(browser, server, rel):
     page, problems = open_page(browser, server + rel)
     try:
         broken = page.eval_on_selector_all(
-            "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))"
+            "img",
+            "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))",
         )
         problems += [f"image did not load: {src}" for src in broken]
         hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
