@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# Executing notebooks and building the site never needs the network: prove it.
+OFFLINE := .ci/offline
 
 .PHONY: book lab test test-lib test-notebooks test-browser bench refresh lint clean
 
@@ -22,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Build the site: notebooks are executed through jupyter-cache and re-run only when they change.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
+	$(OFFLINE) $(BIN)/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
 lab: $(STAMP)
@@ -35,10 +37,10 @@ test-lib: $(STAMP)
 
 # Every notebook in a fresh kernel; only cells marked NBVAL_CHECK_OUTPUT have their output compared.
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+	$(OFFLINE) $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
 test-browser: book
-	$(BIN)/python -m pytest -q tests/browser
+	$(OFFLINE) $(BIN)/python -m pytest -q tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

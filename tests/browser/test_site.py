@@ -1,8 +1,9 @@
 """The built book as a reader meets it: every page in headless Chromium, served over HTTP.
 
 Run after `make book` (``make test-browser`` does both). Fails on console errors, failed
-requests, images that did not load, broken internal links, and static scrubbers whose frame
-does not change when moved. Screenshots of failing pages go to ``test-artifacts/``.
+requests, images that did not load, equations MathJax did not typeset, broken internal links,
+and static scrubbers whose frame does not change when moved. Screenshots of failing pages
+go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ def test_page_loads_cleanly(browser, server, rel):
             "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))",
         )
         problems += [f"image did not load: {src}" for src in broken]
+        if page.locator(".math").count():
+            # Equations are typeset by the vendored MathJax, with no TeX errors.
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")
+            if page.locator("mjx-container").count() == 0:
+                problems.append("MathJax did not typeset the equations")
+            errors = page.locator("mjx-merror").all_text_contents()
+            problems += [f"TeX error: {e}" for e in errors]
         hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
         for href in hrefs:
             target, _ = urldefrag(href)
