@@ -223,3 +223,22 @@ def test_sparse_gradients_refused():
     p.grad = torch.zeros(3).to_sparse()
     with pytest.raises(TypeError, match="sparse"):
         opt.step()
+
+
+def test_nesterov_reference_is_the_literal_algorithm():
+    """The library's teaching copy of Algorithm 8.3 equals the one written out in this file."""
+    from optbook.optim.sgd import nesterov_reference
+
+    loss, theta0 = _problem()
+
+    def grad_fn(point, k):
+        point = point.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(loss(point, k), point)
+        return g
+
+    thetas, vs = nesterov_reference(grad_fn, theta0, 0.05, 0.9, 40)
+    ref_thetas, ref_vs = _algorithm_8_3(0.05, 0.9, 40)
+    torch.testing.assert_close(thetas, ref_thetas, rtol=0, atol=0)
+    torch.testing.assert_close(vs, ref_vs, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="momentum must be < 1.0, got 1.0"):
+        nesterov_reference(grad_fn, theta0, 0.05, 1.0, 3)
