@@ -46,11 +46,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 # After editing a notebook: execute it, then strip all outputs except those of cells whose
-# metadata says keep_output (the NBVAL_CHECK_OUTPUT cells), so diffs stay readable.
+# metadata says keep_output (the NBVAL_CHECK_OUTPUT cells), so diffs stay readable. Execution
+# counts stay: nbval only compares the outputs of cells that have one.
 refresh: $(STAMP)
 	for nb in $(NOTEBOOKS); do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb"; \
-	  $(BIN)/nbstripout --keep-id "$$nb"; \
+	  $(BIN)/nbstripout --keep-id --keep-count "$$nb"; \
 	done
 
 lint: $(STAMP)
