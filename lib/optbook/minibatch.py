@@ -118,7 +118,10 @@ def minibatch_means(
         idx = torch.randint(0, N, (draws, m), generator=generator)
     else:
         idx = torch.rand(draws, N, generator=generator).argsort(dim=1)[:, :m]
-    return G[idx].mean(1)
+    # A (draws, N) matrix of weights (count / m) times G: no (draws, m, P) intermediate.
+    weights = torch.full(idx.shape, 1.0 / m, dtype=G.dtype)
+    W = torch.zeros(draws, N, dtype=G.dtype).scatter_add_(1, idx, weights)
+    return W @ G
 
 
 def batch_indices(
