@@ -4,6 +4,7 @@ error formula against exact enumeration of every minibatch of a small set; the b
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,21 @@ def test_standard_error_is_exact_without_replacement(m):
     assert abs(standard_error(G, m) - exact) < 1e-13
     if m == 6:
         assert standard_error(G, 6) == 0.0
+
+
+def test_standard_error_of_many_sizes_at_once():
+    gen = torch.Generator().manual_seed(8)
+    G = torch.randn(30, 5, generator=gen)
+    sizes = [1, 3, 10, 30]
+    many = standard_error(G, sizes)
+    assert isinstance(many, np.ndarray) and many.shape == (4,)
+    np.testing.assert_allclose(many, [standard_error(G, m) for m in sizes], rtol=1e-15)
+    np.testing.assert_allclose(standard_error(G, np.array(sizes), replace=True),
+                               standard_error(G, 1, replace=True) / np.sqrt(sizes), rtol=1e-14)
+    with pytest.raises(ValueError, match="non-empty"):
+        standard_error(G, [])
+    with pytest.raises(ValueError, match="m must be <= 30, got 31"):
+        standard_error(G, [1, 31])
 
 
 @pytest.mark.parametrize("m", [1, 2, 3])

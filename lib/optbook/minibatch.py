@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -85,20 +86,25 @@ def _check_G(G) -> torch.Tensor:
     return G
 
 
-def standard_error(G: torch.Tensor, m: int, *, replace: bool = False) -> float:
+def standard_error(G: torch.Tensor, m, *, replace: bool = False):
     r"""The exact :math:`\sqrt{\mathbb E\lVert\hat{\boldsymbol g} - \boldsymbol g\rVert^2}` of the
     mean of ``m`` rows of ``G`` drawn uniformly, without (default) or with replacement.
 
     That is :math:`\sqrt{\operatorname{tr}\boldsymbol\Sigma \, c_m / m}` (module docstring); it is
     zero for ``m = N`` without replacement, where the "minibatch" is the whole training set.
+    ``m`` may be one integer (a float is returned) or a sequence of them (a NumPy array is
+    returned; :math:`\operatorname{tr}\boldsymbol\Sigma` is then computed only once).
     """
     G = _check_G(G)
     N = len(G)
     replace = check_bool("replace", replace)
-    m = check_int("m", m, low=1, high=None if replace else N)
+    single = not isinstance(m, list | tuple | np.ndarray)
+    sizes = [check_int("m", k, low=1, high=None if replace else N) for k in ([m] if single else m)]
+    if not sizes:
+        raise ValueError("m must be an integer or a non-empty sequence of integers, got []")
     trace = (G - G.mean(0)).pow(2).sum(1).mean().item()
-    c = 1.0 if replace else (N - m) / (N - 1)
-    return math.sqrt(trace * c / m)
+    out = np.array([math.sqrt(trace * (1.0 if replace else (N - k) / (N - 1)) / k) for k in sizes])
+    return float(out[0]) if single else out
 
 
 def minibatch_means(
