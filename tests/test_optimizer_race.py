@@ -83,6 +83,8 @@ def test_renders_and_hides_unused_panels():
     png = race.render(lr=0.05, show=("SGD", "Adam"))
     assert Image.open(io.BytesIO(png)).size[0] > 100
     assert sum(ax.get_visible() for ax in race.fig.axes) == len(LANDS)
+    (legend,) = race.fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(OPTS)
     scrub = race.scrubber({"lr": [0.01, 0.1], "show": [("SGD",), ("Adam", "RMSProp")]},
                           fmt=lambda v: ", ".join(v) if isinstance(v, tuple) else f"{v:g}")
     assert scrub.n_frames == 4
@@ -100,6 +102,7 @@ def test_renders_and_hides_unused_panels():
         (dict(steps=0), ValueError, "steps must be >= 1, got 0"),
         (dict(ncols=0), ValueError, "ncols must be >= 1, got 0"),
         (dict(colors=["red"]), ValueError, "need a colour per optimiser"),
+        (dict(legend_ncols=0), ValueError, "legend_ncols must be >= 1, got 0"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):

@@ -47,6 +47,7 @@ def optimizer_race(
     panel_size: tuple[float, float] = (4.2, 3.4),
     dpi: int = 80,
     colors: Sequence[str] = PALETTE,
+    legend_ncols: int = 4,
     alt: str = "",
     cache: TrajectoryCache | None = None,
 ) -> LiveFigure:
@@ -64,11 +65,12 @@ def optimizer_race(
             gradient's scale) or ``"curvature"`` (:math:`\epsilon L`, as in
             :func:`~optbook.explorers.trajectory_race`).
         colors: one colour per optimiser, in order (each keeps its colour when others hide).
+        legend_ncols: columns of the figure's legend, which sits below the panels.
 
     The update's ``show`` is a label, an iterable of labels, or ``None`` for all; unknown
-    labels raise :class:`ValueError`. The legend lists every optimiser; each panel's note
+    labels raise :class:`ValueError`. Each panel's note
     lists the learning rate and, for the shown ones, the final loss or the step at which the
-    run diverged.
+    run diverged. The legend, below the panels, lists every optimiser.
     """
     landscapes = list(landscapes)
     if not landscapes or not all(isinstance(land, Landscape) for land in landscapes):
@@ -88,6 +90,7 @@ def optimizer_race(
         raise ValueError(f"steps must be an int or one per landscape, got {steps!r}")
     steps_list = [check_int("steps", s, low=1) for s in steps_list]
     ncols = len(landscapes) if ncols is None else check_int("ncols", ncols, low=1)
+    legend_ncols = check_int("legend_ncols", legend_ncols, low=1)
     if len(colors) < len(optimizers):
         raise ValueError(f"need a colour per optimiser: {len(optimizers)} optimisers, {len(colors)} colours")
     cache = cache or TrajectoryCache()
@@ -117,7 +120,9 @@ def optimizer_race(
                              bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.85)))
     for ax in axes[len(landscapes):]:
         ax.set_visible(False)
-    axes[len(landscapes) - 1].legend(loc="lower right", fontsize=7.5, framealpha=0.85)
+    # One legend for the whole figure, below the panels, so that it never hides a trajectory.
+    fig.legend(handles=lines[0], loc="outside lower center", ncols=min(len(labels), legend_ncols),
+               fontsize=8, frameon=False)
 
     def update(lr, show=None, **hyper):
         shown = _shown(show, labels)
