@@ -10,6 +10,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# One thread per BLAS / torch pool: the book's tensors are small, and on a 2-core machine with
+# other work running, thread pools oversubscribe and run 10-100x slower. Also makes results
+# independent of the core count.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 # Executing notebooks and building the site never needs the network: prove it.
 OFFLINE := .ci/offline
 
