@@ -115,7 +115,11 @@ def newton_paths(
             sizes from the window's centre.
 
     Returns:
-        the iterates, shape ``(steps + 1, N, 2)`` (float64); ``[0]`` holds the starts.
+        the iterates, shape ``(steps + 1, N, 2)`` (float64); ``[0]`` holds the starts. A run
+        whose step has become negligible (:math:`\lVert d\rVert \le 10^{-15}(1 +
+        \lVert\theta\rVert)`, i.e. it has converged to rounding level) is not iterated further:
+        its remaining entries repeat its last point, which saves the work once most runs have
+        converged.
     """
     if not isinstance(landscape, Landscape):
         raise TypeError(f"landscape must be a Landscape, got {landscape!r}")
@@ -151,7 +155,9 @@ def newton_paths(
         ok = (info == 0) & torch.isfinite(x_new).all(1) & near
         idx = alive.nonzero().squeeze(1)
         out[k, idx[ok]] = x_new[ok]
-        alive[idx[~ok]] = False
+        done = ok & (d.norm(dim=1) <= 1e-15 * (1.0 + x.norm(dim=1)))
+        out[k + 1 :, idx[done]] = x_new[done]
+        alive[idx[~ok | done]] = False
     return out.numpy()
 
 
