@@ -1,15 +1,15 @@
 """Ready-made interactive figures, built from landscapes, optimisers and :class:`LiveFigure`.
 
 :func:`trajectory_race` is the book's workhorse: several optimisers race on several 2-D
-landscapes, with sliders for the learning rate and any other hyperparameters. Chapters
-import it rather than rebuilding a figure of their own.
+landscapes, with sliders for the learning rate, the optimisers to show and any other
+hyperparameters. Chapters import it rather than rebuilding a figure of their own.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from .landscapes import Landscape, Trajectory, run_trajectory
 from .plotting import PALETTE, draw_contours
 from .widgets import LiveFigure
 
-__all__ = ["trajectory_race", "TrajectoryCache"]
+__all__ = ["trajectory_race", "race_summary", "TrajectoryCache"]
 
 Factory = Callable[..., torch.optim.Optimizer]
 
@@ -61,7 +61,8 @@ class TrajectoryCache:
         return traj
 
 
-def _summary(label: str, traj: Trajectory | str) -> str:
+def race_summary(label: str, traj: Trajectory | str) -> str:
+    """One line for a panel's note: the final loss, the divergence step, or why it did not run."""
     if isinstance(traj, str):
         return f"{label}: not run ({traj})"
     if traj.diverged:
@@ -75,30 +76,46 @@ def trajectory_race(
     steps: int | Sequence[int] = 100,
     *,
     lr_unit: str = "curvature",
+    ncols: int | None = None,
     grid_n: int = 160,
     panel_size: tuple[float, float] = (4.6, 3.6),
     dpi: int = 80,
+    colors: Sequence[str] = PALETTE,
+    legend_ncols: int = 4,
     alt: str = "",
     cache: TrajectoryCache | None = None,
 ) -> LiveFigure:
     r"""Optimisers racing on landscapes, one panel per landscape, as a :class:`LiveFigure`.
 
-    ``optimizers`` maps a label to a factory called as ``factory(params, lr=..., **hyper)``;
-    a factory receives only the keyword arguments its signature names. The figure's update
-    takes ``lr`` and any other hyperparameters as keywords.
+    The figure's update takes ``lr``, optionally ``show`` (which optimisers to draw), and any
+    other hyperparameters as keywords.
 
-    With ``lr_unit="curvature"`` (the default) the slider value is :math:`\epsilon L`, the
-    learning rate in units of :math:`1/L`, where :math:`L` is each landscape's largest
-    curvature at its minimum (plain gradient descent is stable for :math:`\epsilon L < 2`):
-    one slider then means the same on a gentle quadratic and on Rosenbrock. With
-    ``lr_unit="absolute"`` the value is :math:`\epsilon` itself.
+    Args:
+        landscapes: one panel each, laid out in rows of ``ncols`` (default: all in one row).
+        optimizers: label → factory called as ``factory(params, lr=..., **hyper)``; a factory
+            receives only the keywords its signature names, so ``lambda params, lr: SGD(params, lr)``
+            ignores a momentum slider and ``lambda params: AdaDelta(params)`` the learning rate.
+        steps: steps per run, one number or one per landscape.
+        lr_unit: ``"curvature"`` (the default): the slider value is :math:`\epsilon L`, the
+            learning rate in units of :math:`1/L`, where :math:`L` is each landscape's largest
+            curvature at its minimum (plain gradient descent is stable for :math:`\epsilon L < 2`),
+            so one slider means the same on a gentle quadratic and on Rosenbrock.
+            ``"absolute"``: the value is :math:`\epsilon` itself, the natural unit for adaptive
+            methods, whose steps are about :math:`\epsilon` per coordinate whatever the gradient.
+        colors: one colour per optimiser, in order (each keeps its colour when others hide).
+        legend_ncols: columns of the figure's legend, which sits below the panels so that it
+            never hides a trajectory.
 
-    Each panel reports, per optimiser, the final loss or the step at which it diverged.
+    The update's ``show`` is a label, an iterable of labels, or ``None`` (the default) for all;
+    hidden optimisers are not run. Each panel's note lists the learning rate and, for each shown
+    optimiser, the final loss, the step at which it diverged, or why it could not run.
     """
     landscapes = list(landscapes)
     if not landscapes or not all(isinstance(land, Landscape) for land in landscapes):
         raise TypeError(f"landscapes must be a non-empty sequence of Landscape, got {landscapes!r}")
-    if not optimizers or not all(callable(f) for f in optimizers.values()):
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise TypeError(f"optimizers must be a non-empty mapping of label -> factory, got {optimizers!r}")
+    if not all(callable(f) for f in optimizers.values()):
         raise TypeError(f"optimizers must map labels to callables, got {optimizers!r}")
     if lr_unit not in ("curvature", "absolute"):
         raise ValueError(f"lr_unit must be 'curvature' or 'absolute', got {lr_unit!r}")
@@ -110,42 +127,66 @@ def trajectory_race(
     if len(steps_list) != len(landscapes):
         raise ValueError(f"steps must be an int or one per landscape, got {steps!r}")
     steps_list = [check_int("steps", s, low=1) for s in steps_list]
+    ncols = len(landscapes) if ncols is None else check_int("ncols", ncols, low=1)
+    legend_ncols = check_int("legend_ncols", legend_ncols, low=1)
+    if len(colors) < len(optimizers):
+        raise ValueError(f"need a colour per optimiser: {len(optimizers)} optimisers, {len(colors)} colours")
     cache = cache or TrajectoryCache()
+    labels = list(optimizers)
 
+    nrows = -(-len(landscapes) // ncols)
     w, h = panel_size
-    fig = Figure(figsize=(w * len(landscapes), h), dpi=dpi, layout="constrained")
-    axes = fig.subplots(1, len(landscapes), squeeze=False)[0]
+    fig = Figure(figsize=(w * ncols, h * nrows), dpi=dpi, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     lines: list[list] = []
     notes = []
-    for ax, land in zip(axes, landscapes, strict=True):
+    for ax, land in zip(axes, landscapes, strict=False):
         X, Y, Z = land.grid(grid_n)
         draw_contours(ax, X, Y, Z, minimiser=land.minimiser)
         ax.plot(*land.x0, marker="o", color="black", markersize=5, linestyle="none", zorder=3)
         ax.set_xlabel("$x$")
         ax.set_ylabel("$y$")
-        row = []
-        for (label, _), color in zip(optimizers.items(), PALETTE, strict=False):
-            (line,) = ax.plot([], [], color=color, label=label, marker="o", markersize=2.2,
-                              linewidth=1.3, alpha=0.9)
-            row.append(line)
-        lines.append(row)
         ax.set_title(land.name, fontsize=10)
+        row = [
+            ax.plot([], [], color=color, label=label, marker="o", markersize=2.2, linewidth=1.3,
+                    alpha=0.9)[0]
+            for label, color in zip(labels, colors, strict=False)
+        ]
+        lines.append(row)
         notes.append(ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", ha="left",
                              fontsize=8, family="monospace",
                              bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.85)))
-    axes[-1].legend(loc="lower right", fontsize=8, framealpha=0.85)
+    for ax in axes[len(landscapes):]:
+        ax.set_visible(False)
+    fig.legend(handles=lines[0], loc="outside lower center", ncols=min(len(labels), legend_ncols),
+               fontsize=8, frameon=False)
 
-    def update(lr, **hyper):
+    def update(lr, show=None, **hyper):
+        shown = _shown(show, labels)
         for land, n, row, note in zip(landscapes, steps_list, lines, notes, strict=True):
             eps = lr / land.lipschitz if lr_unit == "curvature" else lr
             texts = [f"ε = {eps:.2g}"]
             for (label, factory), line in zip(optimizers.items(), row, strict=True):
+                if label not in shown:
+                    line.set_data([], [])
+                    continue
                 traj = cache.run(land, factory, n, lr=eps, **hyper)
                 path = traj.path if isinstance(traj, Trajectory) else np.empty((0, 2))
                 line.set_data(path[:, 0], path[:, 1])
-                texts.append(_summary(label, traj))
+                texts.append(race_summary(label, traj))
             note.set_text("\n".join(texts))
 
     artists = [a for row in lines for a in row] + notes
     return LiveFigure(fig, update, artists, alt=alt)
 
+
+def _shown(show, labels: list[str]) -> set[str]:
+    if show is None:
+        return set(labels)
+    chosen = [show] if isinstance(show, str) else list(show) if isinstance(show, Iterable) else None
+    if chosen is None:
+        raise TypeError(f"show must be a label, a list of labels or None, got {show!r}")
+    unknown = [s for s in chosen if s not in labels]
+    if unknown:
+        raise ValueError(f"show names unknown optimisers {unknown}; the race has {labels}")
+    return set(chosen)

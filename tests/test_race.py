@@ -1,4 +1,4 @@
-"""optbook.optimizer_race: the drawn paths are run_trajectory's, hidden runners are neither drawn
+"""optbook.explorers.trajectory_race: the drawn paths are run_trajectory's, hidden runners are neither drawn
 nor run, notes list what is shown, refusals and divergence are annotated, and bad arguments are
 refused with the value in the message."""
 
@@ -9,9 +9,8 @@ import pytest
 from PIL import Image
 
 from optbook import landscapes
-from optbook.explorers import TrajectoryCache
+from optbook.explorers import TrajectoryCache, race_summary, trajectory_race
 from optbook.optim import SGD, AdaDelta, Adam, RMSProp
-from optbook.optimizer_race import optimizer_race, race_summary
 
 OPTS = {
     "SGD": lambda params, lr: SGD(params, lr=lr),
@@ -23,7 +22,7 @@ LANDS = [landscapes.quadratic(kappa=10), landscapes.rosenbrock(), landscapes.qua
 
 
 def _race(**kw):
-    return optimizer_race(LANDS, OPTS, steps=[30, 40, 20], ncols=2, grid_n=20, **kw)
+    return trajectory_race(LANDS, OPTS, steps=[30, 40, 20], lr_unit="absolute", ncols=2, grid_n=20, **kw)
 
 
 def _lines(race):
@@ -63,7 +62,7 @@ def test_hidden_runners_are_not_run_and_extra_hyperparameters_reach_factories():
 
 
 def test_curvature_unit_and_divergence_note():
-    race = optimizer_race(LANDS[:2], {"SGD": OPTS["SGD"]}, steps=50, lr_unit="curvature", grid_n=20)
+    race = trajectory_race(LANDS[:2], {"SGD": OPTS["SGD"]}, steps=50, lr_unit="curvature", grid_n=20)
     race.update(lr=2.5)
     notes = race.artists[-2:]
     assert "diverged at step" in notes[0].get_text()
@@ -72,7 +71,7 @@ def test_curvature_unit_and_divergence_note():
 
 def test_refusal_is_a_note_not_a_traceback():
     opts = {"Nesterov": lambda params, lr, momentum: SGD(params, lr=lr, momentum=momentum, nesterov=True)}
-    race = optimizer_race(LANDS[:1], opts, steps=10, grid_n=20)
+    race = trajectory_race(LANDS[:1], opts, steps=10, lr_unit="absolute", grid_n=20)
     race.update(lr=0.1, momentum=0.0)
     assert "not run" in race.artists[-1].get_text()
     assert race_summary("x", "why") == "x: not run (why)"
@@ -109,7 +108,7 @@ def test_bad_arguments(kwargs, exc, match):
     args = dict(landscapes=LANDS[:1], optimizers=OPTS, grid_n=20)
     args.update(kwargs)
     with pytest.raises(exc, match=match):
-        optimizer_race(**args)
+        trajectory_race(**args)
 
 
 def test_bad_show():
