@@ -1,18 +1,21 @@
 """optbook: the library behind *Optimization for Training Deep Models*.
 
-One module per idea:
+One module per idea, grouped by the chapter that introduces it:
 
-* ``optim``: the book's algorithms as ``torch.optim.Optimizer`` subclasses (SGD, momentum,
-  Nesterov, AdaGrad, RMSProp, AdaDelta, Adam); ``schedules``: learning-rate decay;
-* ``landscapes``: 2-D test functions and a trajectory runner; ``problems``: problems with a
-  known true risk; ``data``: scikit-learn's bundled digits; ``training``: a seeded training loop;
-* ``init``: the initialisers of §8.4; ``monitor``: activation and gradient recording;
-* ``second_order``: Newton, conjugate gradients, BFGS, L-BFGS; ``batchnorm``: batch
-  normalisation with a hand-written backward pass;
-* ``hpo``: grid, random and model-based hyperparameter search; ``gradcheck``: numerical
-  gradient checking; ``rbm``: restricted Boltzmann machines with exact log-likelihoods;
-* ``plotting`` and ``plotting_monitor``: draw, never compute; ``widgets``: live slider figures
-  and their static scrubbable twins; ``explorers``: ready-made interactive figures.
+* optimisers and their inputs: ``optim`` (SGD, momentum, Nesterov, AdaGrad, RMSProp, AdaDelta,
+  Adam as ``torch.optim.Optimizer`` subclasses), ``schedules``, ``clipping``, ``init``, ``lsuv``;
+* test problems: ``landscapes`` (2-D functions and a trajectory runner), ``challenges`` (cliffs,
+  saddles between minima), ``saddles``, ``diagonal_scaling``, ``problems`` (known true risk),
+  ``data`` (scikit-learn's bundled digits), ``minibatch`` (per-example gradients, standard errors);
+* training and its strategies: ``training``, ``architectures``, ``batchnorm``, ``averaging``,
+  ``coordinate_descent``, ``smoothing``, ``curriculum``, ``pretraining``, ``flat_params``;
+* second-order methods: ``second_order`` (Newton, conjugate gradients, BFGS, L-BFGS);
+* practical methodology: ``hpo`` (grid, random and model-based search), ``gradcheck``,
+  ``monitor`` (activation and gradient recording), ``debugging``;
+* energy-based models: ``rbm``, ``rbm_training``, ``rbm_diagnostics``;
+* figures: ``plotting``, ``plotting_monitor``, ``plotting_debugging``, ``plotting_rbm`` (they draw,
+  never compute), ``widgets`` (live slider figures and their static scrubbable twins) and
+  ``explorers`` (ready-made interactive figures).
 """
 
 __version__ = "0.1.0"
