@@ -74,8 +74,8 @@ def mlp_bn(
     place (a bias before BN is subtracted away with the mean). For the same ``seed`` and
     ``init_std`` the weight matrices are identical with and without BN. ``init_std=None`` gives
     torch's default initialisation, a number :math:`s` gives :math:`W_{ij} \sim \mathcal N(0, s^2)`.
-    The hidden nonlinearity modules sit at indices that :meth:`hidden_inputs`-style hooks can
-    find with ``isinstance(m, (nn.Sigmoid, nn.Tanh, nn.ReLU))``.
+    To watch a unit's input, hook the nonlinearity modules (``isinstance(m, nn.Sigmoid)`` etc.):
+    what enters them is :math:`W h` (or :math:`\mathrm{BN}(W h)`), as in Ioffe & Szegedy's Figure 1.
     """
     sizes = [check_int("layer size", s, low=1) for s in sizes]
     if len(sizes) < 2:
