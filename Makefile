@@ -37,7 +37,7 @@ book: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: test-lib test-notebooks test-browser
+test: lint test-lib test-notebooks test-browser
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest -q tests --ignore=tests/browser
@@ -49,8 +49,9 @@ test-notebooks: $(STAMP)
 test-browser: book
 	$(OFFLINE) $(BIN)/python -m pytest -q tests/browser
 
+# Prints the speed table and rewrites book/performance_table.md, which the book's Performance page shows.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(OFFLINE) $(BIN)/python benchmarks/run.py --markdown book/performance_table.md
 
 # After editing a notebook: execute it, then strip all outputs except those of cells whose
 # metadata says keep_output (the NBVAL_CHECK_OUTPUT cells), so diffs stay readable. Execution

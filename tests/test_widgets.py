@@ -58,6 +58,7 @@ def test_widget_follows_its_controls():
     live = LiveFigure(fig, update, artists)
     controls = {"a": w.FloatSlider(value=1.0, min=0.0, max=2.0), "phase": w.FloatSlider(value=0.0)}
     box = live.widget(controls)
+    assert live.controls == controls
     image = box.children[1]
     first = image.value
     controls["a"].value = 1.7

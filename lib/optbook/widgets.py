@@ -60,6 +60,7 @@ class LiveFigure:
         self.fig, self.update, self.artists, self.alt = fig, update, artists, alt
         self.canvas = FigureCanvasAgg(fig)
         self._background = None
+        self.controls: dict = {}
 
     def _draw(self, values: Mapping) -> np.ndarray:
         if self._background is None:
@@ -103,6 +104,7 @@ class LiveFigure:
         for name, c in controls.items():
             if not hasattr(c, "value") or not hasattr(c, "observe"):
                 raise TypeError(f"control {name!r} is not an ipywidgets value widget: {c!r}")
+        self.controls = dict(controls)  # kept so benchmarks/run.py can move them as a reader would
         image = w.Image(format="jpeg", value=self.render("jpeg", **self._values(controls)))
         image.layout.max_width = "100%"
 

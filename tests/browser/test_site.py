@@ -2,7 +2,8 @@
 
 Run after `make book` (``make test-browser`` does both). Fails on console errors, failed
 requests, images that did not load, equations MathJax did not typeset, broken internal links,
-and static scrubbers whose frame does not change when moved. Screenshots of failing pages
+images without alt text, figures without captions, and static scrubbers whose frame does
+not change when moved; and checks that the site search finds every chapter. Screenshots of failing pages
 go to ``test-artifacts/``.
 """
 
@@ -100,6 +101,18 @@ def test_page_loads_cleanly(browser, server, rel):
             "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))",
         )
         problems += [f"image did not load: {src}" for src in broken]
+        # Every image says what it shows, and every figure has a caption.
+        no_alt = page.eval_on_selector_all(
+            "article img",
+            "imgs => imgs.filter(i => !(i.alt || '').trim() || /\\.(png|jpe?g|svg)$/.test(i.alt))"
+            ".map(i => i.src.slice(0, 80))",
+        )
+        problems += [f"image without alt text: {src}" for src in no_alt]
+        uncaptioned = page.eval_on_selector_all(
+            "article figure", "fs => fs.filter(f => !f.querySelector('figcaption')).length"
+        )
+        if uncaptioned:
+            problems.append(f"{uncaptioned} figure(s) without a caption")
         if page.locator(".math").count():
             # Equations are typeset by the vendored MathJax, with no TeX errors.
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
@@ -163,12 +176,33 @@ def test_scrubbers_change_frame(browser, server, rel):
         page.close()
 
 
-def test_search_finds_a_chapter_term(browser, server):
-    page, problems = open_page(browser, urljoin(server, "search.html?q=Nesterov"))
+# A term only one chapter explains, for each chapter: the site search must find that page.
+SEARCH_TERMS = {
+    "08_1_learning_vs_optimisation": "surrogate",
+    "08_2_challenges": "cliff",
+    "08_3_basic_algorithms": "Nesterov",
+    "08_4_initialisation": "Glorot",
+    "08_5_adaptive_learning_rates": "AdaGrad",
+    "08_6_second_order": "BFGS",
+    "08_7_strategies": "normalisation",
+    "11_4_hyperparameters": "hyperparameter",
+    "11_5_debugging": "debugging",
+    "rbm_contrastive_divergence": "contrastive",
+}
+
+
+def test_every_chapter_has_a_search_term():
+    chapters = {Path(rel).stem for rel in content_pages() if rel.startswith("notebooks/")}
+    assert chapters == set(SEARCH_TERMS), chapters ^ set(SEARCH_TERMS)
+
+
+@pytest.mark.parametrize("chapter,term", sorted(SEARCH_TERMS.items()))
+def test_search_finds_each_chapter(browser, server, chapter, term):
+    page, problems = open_page(browser, urljoin(server, f"search.html?q={term}"))
     try:
         page.wait_for_selector("#search-results li", timeout=15000)
         hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
-        assert any("08_3_basic_algorithms" in h for h in hits), hits
+        assert any(f"notebooks/{chapter}.html" in h for h in hits), (term, hits)
         assert not problems, problems
     finally:
         page.close()
