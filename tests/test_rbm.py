@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from rbm_cases import all_states, random_data, tiny_rbm
 
 from optbook.rbm import (
     MAX_ENUMERATED_UNITS,
@@ -21,36 +22,19 @@ from optbook.rbm import (
 torch.set_default_dtype(torch.float64)
 
 
-def _states(m):
-    idx = torch.arange(2**m)
-    return ((idx[:, None] >> torch.arange(m)) & 1).double()
 
-
-def _tiny(n_visible=5, n_hidden=4, scale=1.0, seed=0):
-    """An RBM with weights and biases large enough that nothing is near uniform."""
-    rbm = RBM(n_visible, n_hidden, seed=seed, init_std=scale)
-    gen = torch.Generator().manual_seed(seed + 100)
-    rbm.b = 0.5 * torch.randn(n_visible, generator=gen)
-    rbm.c = 0.5 * torch.randn(n_hidden, generator=gen)
-    return rbm
-
-
-def _data(n_visible, n=8, seed=7):
-    return torch.bernoulli(
-        torch.full((n, n_visible), 0.5), generator=torch.Generator().manual_seed(seed)
-    )
 
 
 def _brute_force(rbm):
     """log Z and F(v) for every v, from the energies of all 2^(D+F) joint states."""
-    V, H = _states(rbm.n_visible), _states(rbm.n_hidden)
+    V, H = all_states(rbm.n_visible), all_states(rbm.n_hidden)
     E = energy(V[:, None, :], H[None, :, :], rbm.W, rbm.b, rbm.c)  # (2^D, 2^F)
     return torch.logsumexp(-E.reshape(-1), 0), -torch.logsumexp(-E, 1), V
 
 
 @pytest.mark.parametrize("n_visible,n_hidden", [(5, 4), (4, 5), (4, 4), (1, 3), (6, 1)])
 def test_log_partition_and_free_energy_equal_brute_force(n_visible, n_hidden):
-    rbm = _tiny(n_visible, n_hidden)
+    rbm = tiny_rbm(n_visible, n_hidden)
     log_z, F, V = _brute_force(rbm)
     assert abs(rbm.log_partition().item() - log_z.item()) < 1e-10
     torch.testing.assert_close(rbm.free_energy(V), F, rtol=0, atol=1e-10)
@@ -61,15 +45,15 @@ def test_log_partition_and_free_energy_equal_brute_force(n_visible, n_hidden):
 def test_either_layer_can_be_enumerated():
     """Swapping the layers' roles (W -> Wᵀ, b <-> c) leaves Z unchanged; the two RBMs take
     the two branches of log_partition (enumerate h, enumerate v)."""
-    rbm = _tiny(12, 3, seed=3)
+    rbm = tiny_rbm(12, 3, seed=3)
     z1 = log_partition(rbm.W, rbm.b, rbm.c)
     z2 = log_partition(rbm.W.T.contiguous(), rbm.c, rbm.b)
     assert abs(z1.item() - z2.item()) < 1e-10
 
 
 def test_conditionals_match_the_joint():
-    rbm = _tiny()
-    V, H = _states(5), _states(4)
+    rbm = tiny_rbm()
+    V, H = all_states(5), all_states(4)
     E = energy(V[:, None, :], H[None, :, :], rbm.W, rbm.b, rbm.c)
     p_h = torch.softmax(-E, dim=1)  # p(h | v) for every v, by enumeration
     torch.testing.assert_close(rbm.p_h_given_v(V), p_h @ H, rtol=0, atol=1e-12)
@@ -79,8 +63,8 @@ def test_conditionals_match_the_joint():
 
 @pytest.mark.parametrize("n_visible,n_hidden", [(5, 4), (3, 6)])
 def test_exact_gradient_matches_autograd(n_visible, n_hidden):
-    rbm = _tiny(n_visible, n_hidden, seed=1)
-    data = _data(n_visible)
+    rbm = tiny_rbm(n_visible, n_hidden, seed=1)
+    data = random_data(n_visible)
     W, b, c = (p.clone().requires_grad_(True) for p in rbm.params)
     log_likelihood(data, W, b, c).mean().backward()
     grad = rbm.exact_gradient(data)
@@ -90,8 +74,8 @@ def test_exact_gradient_matches_autograd(n_visible, n_hidden):
 
 def test_gibbs_chains_sample_the_model():
     """After 30 steps, 20 000 chains' visible states follow p(v) (total variation ≲ 1/√n)."""
-    rbm = _tiny(5, 4, seed=2)
-    V = _states(5)
+    rbm = tiny_rbm(5, 4, seed=2)
+    V = all_states(5)
     p_exact = rbm.log_likelihood(V).exp()
     v0 = torch.zeros(20_000, 5)
     v = rbm.gibbs(v0, steps=30)
@@ -117,8 +101,8 @@ def test_cd_k_approaches_the_exact_gradient_as_k_grows():
     """E[CD-k gradient], estimated with 8 × 5000 chains started at the data, converges to the
     exact gradient: the bias at least halves with each k in 1, 2, 3, 5, then sits at the
     Monte-Carlo noise floor (about 0.002 of the gradient's norm here)."""
-    rbm = _tiny(6, 4, scale=2.0, seed=1)
-    data = _data(6)
+    rbm = tiny_rbm(6, 4, scale=2.0, seed=1)
+    data = random_data(6)
     exact = rbm.exact_gradient(data)
     norm = _error(exact, [torch.zeros_like(x) for x in exact])
     chains = data.repeat(5000, 1)
@@ -132,8 +116,8 @@ def test_cd_k_approaches_the_exact_gradient_as_k_grows():
 
 
 def test_pcd_keeps_its_chains_and_is_cd_with_a_carried_start():
-    data = _data(6)
-    rbm, twin = _tiny(6, 4, seed=5), _tiny(6, 4, seed=5)
+    data = random_data(6)
+    rbm, twin = tiny_rbm(6, 4, seed=5), tiny_rbm(6, 4, seed=5)
     assert rbm.chains is None
     g1 = rbm.pcd_step(data, k=2, lr=0.05)
     assert rbm.chains.shape == data.shape
@@ -164,9 +148,9 @@ def test_training_raises_the_exact_log_likelihood(step):
 
 
 def test_cd_step_moves_along_its_estimate():
-    rbm = _tiny(5, 4)
+    rbm = tiny_rbm(5, 4)
     W, b, c = rbm.params
-    grad = rbm.cd_step(_data(5), k=1, lr=0.3)
+    grad = rbm.cd_step(random_data(5), k=1, lr=0.3)
     torch.testing.assert_close(rbm.W, W + 0.3 * grad.W, rtol=0, atol=0)
     torch.testing.assert_close(rbm.b, b + 0.3 * grad.b, rtol=0, atol=0)
     torch.testing.assert_close(rbm.c, c + 0.3 * grad.c, rtol=0, atol=0)
@@ -224,7 +208,7 @@ def test_bad_arguments_raise(call, match):
 
 
 def test_free_energy_function_agrees_with_method():
-    rbm = _tiny()
-    v = _data(5)
+    rbm = tiny_rbm()
+    v = random_data(5)
     torch.testing.assert_close(free_energy(v, *rbm.params), rbm.free_energy(v), rtol=0, atol=0)
     torch.testing.assert_close(exact_gradient(v, *rbm.params).W, rbm.exact_gradient(v).W)

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from rbm_cases import all_states, random_data, tiny_rbm
 
 from optbook.rbm import RBM, cd_gradient, energy, exact_gradient
 from optbook.rbm_diagnostics import (
@@ -27,28 +28,12 @@ from optbook.rbm_diagnostics import (
 torch.set_default_dtype(torch.float64)
 
 
-def _states(m):
-    idx = torch.arange(2**m)
-    return ((idx[:, None] >> torch.arange(m)) & 1).double()
 
-
-def _tiny(n_visible=5, n_hidden=4, scale=1.0, seed=0):
-    rbm = RBM(n_visible, n_hidden, seed=seed, init_std=scale)
-    gen = torch.Generator().manual_seed(seed + 100)
-    rbm.b = 0.5 * torch.randn(n_visible, generator=gen)
-    rbm.c = 0.5 * torch.randn(n_hidden, generator=gen)
-    return rbm
-
-
-def _data(n_visible, n=8, seed=7):
-    return torch.bernoulli(
-        torch.full((n, n_visible), 0.5), generator=torch.Generator().manual_seed(seed)
-    )
 
 
 def _joint(rbm):
     """log p(v, h) for all 2^D × 2^F states, by brute force."""
-    V, H = _states(rbm.n_visible), _states(rbm.n_hidden)
+    V, H = all_states(rbm.n_visible), all_states(rbm.n_hidden)
     E = energy(V[:, None, :], H[None, :, :], *rbm.params)
     return V, H, -E - torch.logsumexp(-E.reshape(-1), 0)
 
@@ -58,7 +43,7 @@ def _joint(rbm):
 
 @pytest.mark.parametrize("n_visible,n_hidden", [(5, 4), (3, 6), (1, 1)])
 def test_hidden_log_marginal_equals_brute_force(n_visible, n_hidden):
-    rbm = _tiny(n_visible, n_hidden, seed=2)
+    rbm = tiny_rbm(n_visible, n_hidden, seed=2)
     _, H_ref, log_joint = _joint(rbm)
     H, log_p = hidden_log_marginal(*rbm.params)
     assert torch.equal(H, H_ref)
@@ -67,7 +52,7 @@ def test_hidden_log_marginal_equals_brute_force(n_visible, n_hidden):
 
 def test_exact_sample_follows_the_joint():
     """20 000 draws of (v, h) on a 4 × 3 RBM (128 joint states): total variation ≲ 1/√n."""
-    rbm = _tiny(4, 3, seed=1)
+    rbm = tiny_rbm(4, 3, seed=1)
     _, _, log_joint = _joint(rbm)
     v, h = exact_sample(*rbm.params, 20_000, torch.Generator().manual_seed(0))
     assert v.shape == (20_000, 4) and h.shape == (20_000, 3)
@@ -77,7 +62,7 @@ def test_exact_sample_follows_the_joint():
 
 
 def test_exact_sample_is_reproducible():
-    rbm = _tiny()
+    rbm = tiny_rbm()
     a = exact_sample(*rbm.params, 50, torch.Generator().manual_seed(3))
     b = exact_sample(*rbm.params, 50, torch.Generator().manual_seed(3))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
@@ -87,8 +72,8 @@ def test_exact_sample_is_reproducible():
 
 
 def test_reconstruction_is_the_mean_field_up_down_pass():
-    rbm = _tiny()
-    v = _data(5)
+    rbm = tiny_rbm()
+    v = random_data(5)
     W, b, c = rbm.params
     ref = torch.sigmoid(b + torch.sigmoid(c + v @ W) @ W.T)  # literal transcription
     torch.testing.assert_close(reconstruction(v, W, b, c), ref, rtol=0, atol=1e-15)
@@ -97,7 +82,7 @@ def test_reconstruction_is_the_mean_field_up_down_pass():
 
 
 def test_pseudo_log_likelihood_equals_brute_force_conditionals():
-    rbm = _tiny(5, 4, seed=3)
+    rbm = tiny_rbm(5, 4, seed=3)
     V, _, log_joint = _joint(rbm)
     log_pv = torch.logsumexp(log_joint, 1)  # log p(v) for every v
     index = (V * 2 ** torch.arange(5)).sum(1).long()
@@ -114,7 +99,7 @@ def test_pseudo_log_likelihood_is_the_mean_of_scikit_learns_one_flip_estimate():
     sk = pytest.importorskip("sklearn.neural_network")
     from optbook.rbm_training import from_sklearn
 
-    X = _data(6, n=40, seed=1).numpy()
+    X = random_data(6, n=40, seed=1).numpy()
     model = sk.BernoulliRBM(n_components=3, n_iter=3, batch_size=10, random_state=0).fit(X)
     rbm = from_sklearn(model)
     v = torch.tensor(X)
@@ -137,13 +122,13 @@ def test_pseudo_log_likelihood_is_the_mean_of_scikit_learns_one_flip_estimate():
 
 def test_cd_estimates_of_one_batch_equal_cd_gradient():
     """With one minibatch the batched estimator consumes the same random numbers."""
-    rbm = _tiny(6, 4, seed=4)
-    v = _data(6, n=10)
+    rbm = tiny_rbm(6, 4, seed=4)
+    v = random_data(6, n=10)
     ours = cd_estimates(v[None], *rbm.params, 3, torch.Generator().manual_seed(5))
     ref, _ = cd_gradient(v, *rbm.params, 3, torch.Generator().manual_seed(5))
     for a, b in zip(ours, ref, strict=True):
         torch.testing.assert_close(a[0], b, rtol=0, atol=1e-14)
-    start = _data(6, n=7, seed=9)
+    start = random_data(6, n=7, seed=9)
     ours = cd_estimates(v[None], *rbm.params, 2, torch.Generator().manual_seed(6), start[None])
     ref, _ = cd_gradient(v, *rbm.params, 2, torch.Generator().manual_seed(6), start)
     for a, b in zip(ours, ref, strict=True):
@@ -151,8 +136,8 @@ def test_cd_estimates_of_one_batch_equal_cd_gradient():
 
 
 def test_cd_estimates_by_k_reads_one_chain_along_the_way():
-    rbm = _tiny(6, 4, seed=4)
-    v = _data(6, n=10).expand(3, -1, -1)
+    rbm = tiny_rbm(6, 4, seed=4)
+    v = random_data(6, n=10).expand(3, -1, -1)
     by_k = cd_estimates_by_k(v, *rbm.params, [4, 1], torch.Generator().manual_seed(2))
     assert sorted(by_k) == [1, 4]
     one = cd_estimates(v, *rbm.params, 1, torch.Generator().manual_seed(2))
@@ -162,14 +147,14 @@ def test_cd_estimates_by_k_reads_one_chain_along_the_way():
 
 
 def test_cd_with_zero_steps_from_the_data_is_zero():
-    rbm = _tiny()
-    est = cd_estimates(_data(5)[None], *rbm.params, 0, torch.Generator())
+    rbm = tiny_rbm()
+    est = cd_estimates(random_data(5)[None], *rbm.params, 0, torch.Generator())
     assert all(torch.count_nonzero(x) == 0 for x in est)
 
 
 def test_exact_estimates_equal_exact_gradient_per_batch():
-    rbm = _tiny(5, 4, seed=6)
-    batches = torch.stack([_data(5, n=6, seed=s) for s in range(4)])
+    rbm = tiny_rbm(5, 4, seed=6)
+    batches = torch.stack([random_data(5, n=6, seed=s) for s in range(4)])
     ours = exact_estimates(batches, *rbm.params)
     for r in range(4):
         ref = exact_gradient(batches[r], *rbm.params)
@@ -180,8 +165,8 @@ def test_exact_estimates_equal_exact_gradient_per_batch():
 def test_equilibrium_chains_are_unbiased_and_cd1_is_not():
     """Chains started from exact samples estimate the exact gradient without bias; CD-1 on a
     strongly coupled RBM does not (its squared bias is far above the noise)."""
-    rbm = _tiny(6, 4, scale=2.0, seed=1)
-    data = _data(6, n=8)
+    rbm = tiny_rbm(6, 4, scale=2.0, seed=1)
+    data = random_data(6, n=8)
     g = exact_gradient(data, *rbm.params)
     gen = torch.Generator().manual_seed(0)
     R, n = 40, 2000
@@ -230,7 +215,7 @@ def test_flatten_orders_w_b_c():
 
 
 def test_errors_name_the_value():
-    rbm = _tiny()
+    rbm = tiny_rbm()
     W, b, c = rbm.params
     big = RBM(22, 21)
     with pytest.raises(ValueError, match=re.escape("n_hidden = 21 units")):
