@@ -45,10 +45,12 @@ def _choices(c, n=8):
     if hasattr(c, "options"):
         return [o[1] if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else o
                 for o in c.options]
-    if type(c).__name__ == "FloatLogSlider":
-        return [float(c.base ** e) for e in _np.linspace(c.min, c.max, n)]
     if hasattr(c, "min") and hasattr(c, "max"):
-        vals = _np.linspace(c.min, c.max, n)
+        # n values spread over the range, each on the slider's step grid: only those can be set
+        steps = _np.round(_np.linspace(0, (c.max - c.min) / c.step, n))
+        vals = c.min + steps * c.step
+        if type(c).__name__ == "FloatLogSlider":
+            return [float(c.base ** e) for e in vals]
         return [int(round(v)) for v in vals] if isinstance(c.value, int) else [float(v) for v in vals]
     if isinstance(c.value, bool):
         return [False, True]

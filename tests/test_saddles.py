@@ -45,6 +45,18 @@ def test_newton_paths_match_second_order_newton(kw):
         np.testing.assert_allclose(paths[:k, j], res.path, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("saddle_free", [False, True])
+def test_one_damping_per_start_equals_one_run_per_damping(saddle_free):
+    land = double_well()
+    starts = np.array([[0.3, 1.5], [0.3, 1.5], [-0.2, 0.4], [1.7, -1.2], [0.05, -0.6]])
+    alphas = np.array([0.0, 2.5, 0.7, 6.0, 0.25])
+    batched = newton_paths(land, starts, 12, damping=alphas, saddle_free=saddle_free)
+    for j, (s, a) in enumerate(zip(starts, alphas, strict=True)):
+        one = newton_paths(land, [s], 12, damping=float(a), saddle_free=saddle_free)[:, 0]
+        np.testing.assert_allclose(batched[:, j], one, rtol=1e-13, atol=1e-15)
+    assert not np.allclose(batched[:, 0], batched[:, 1])  # the damping did change the path
+
+
 def test_pure_newton_jumps_onto_the_saddle_saddle_free_newton_does_not():
     land = saddle()  # x² − y²: the quadratic model is exact
     paths = newton_paths(land, [[0.7, -0.3], [-1.0, 1.5]], 3)
@@ -85,6 +97,13 @@ def test_nearest_stationary_labels():
         (lambda: newton_paths(double_well(), [[0, np.inf]], 1), ValueError, "finite"),
         (lambda: newton_paths(double_well(), [[0, 0]], -1), ValueError, "steps"),
         (lambda: newton_paths(double_well(), [[0, 0]], 1, damping=-1.0), ValueError, "damping"),
+        (lambda: newton_paths(double_well(), [[0, 0], [1, 1]], 1, damping=[0.0, np.nan]), ValueError,
+         r"nan at index 1"),
+        (lambda: newton_paths(double_well(), [[0, 0], [1, 1]], 1, damping=[0.0, -2.0]), ValueError,
+         r"-2\.0 at index 1"),
+        (lambda: newton_paths(double_well(), [[0, 0], [1, 1]], 1, damping=[0.0, 1.0, 2.0]), ValueError,
+         r"shape \(2,\)"),
+        (lambda: newton_paths(double_well(), [[0, 0]], 1, damping=["a"]), TypeError, "damping"),
         (lambda: newton_paths(double_well(), [[0, 0]], 1, saddle_free=1), TypeError, "saddle_free"),
         (lambda: nearest_stationary(np.zeros(3), double_well_points()), ValueError, "ends"),
         (lambda: nearest_stationary(np.zeros((1, 2)), []), ValueError, "at least one"),

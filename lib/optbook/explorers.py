@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ._validation import check_int
-from .landscapes import Landscape, Trajectory, run_trajectory
+from ._validation import check_int, check_real
+from .landscapes import Landscape, Trajectory, run_trajectories_over_lr, run_trajectory
 from .plotting import PALETTE, draw_contours
 from .widgets import LiveFigure
 
@@ -43,11 +43,20 @@ class TrajectoryCache:
             return dict(values)
         return {k: v for k, v in values.items() if k in params}
 
+    @staticmethod
+    def _key(landscape: Landscape, factory: Factory, steps: int, kwargs: Mapping) -> tuple:
+        return (id(landscape), id(factory), steps, tuple(sorted(kwargs.items())))
+
+    def _put(self, key: tuple, traj: Trajectory | str) -> None:
+        self._store[key] = traj
+        if len(self._store) > self.maxsize:
+            self._store.popitem(last=False)
+
     def run(self, landscape: Landscape, factory: Factory, steps: int, **values) -> Trajectory | str:
         """The cached trajectory, or the factory's error message if it refused the values
         (e.g. Nesterov with zero momentum): a figure shows that message, never a traceback."""
         kwargs = self.accepted(factory, values)
-        key = (id(landscape), id(factory), steps, tuple(sorted(kwargs.items())))
+        key = self._key(landscape, factory, steps, kwargs)
         if key in self._store:
             self._store.move_to_end(key)
             return self._store[key]
@@ -55,10 +64,32 @@ class TrajectoryCache:
             traj = run_trajectory(landscape, lambda p: factory(p, **kwargs), steps)
         except (ValueError, TypeError) as err:
             traj = str(err)
-        self._store[key] = traj
-        if len(self._store) > self.maxsize:
-            self._store.popitem(last=False)
+        self._put(key, traj)
         return traj
+
+    def prefill(self, landscape: Landscape, factory: Factory, steps: int, lrs: Iterable[float],
+                **values) -> None:
+        """Compute ``run(landscape, factory, steps, lr=lr, **values)`` for every ``lr`` in ``lrs``
+        in one batched run (:func:`~optbook.landscapes.run_trajectories_over_lr`; the factory's
+        optimiser must meet its condition), so that later calls only look up.
+
+        A factory that ignores the learning rate is run once."""
+        if "lr" not in self.accepted(factory, {"lr": 1.0}):
+            self.run(landscape, factory, steps, **values)
+            return
+        kwargs = self.accepted(factory, values)
+        kwargs.pop("lr", None)
+        todo = sorted({lr for lr in map(float, lrs)
+                       if self._key(landscape, factory, steps, {**kwargs, "lr": lr}) not in self._store})
+        if not todo:
+            return
+        try:
+            trajs = run_trajectories_over_lr(
+                landscape, lambda params, lr: factory(params, lr=lr, **kwargs), todo, steps)
+        except (ValueError, TypeError) as err:
+            trajs = [str(err)] * len(todo)
+        for lr, traj in zip(todo, trajs, strict=True):
+            self._put(self._key(landscape, factory, steps, {**kwargs, "lr": lr}), traj)
 
 
 def race_summary(label: str, traj: Trajectory | str) -> str:
@@ -84,6 +115,7 @@ def trajectory_race(
     legend_ncols: int = 4,
     alt: str = "",
     cache: TrajectoryCache | None = None,
+    lr_grid: Iterable[float] | None = None,
 ) -> LiveFigure:
     r"""Optimisers racing on landscapes, one panel per landscape, as a :class:`LiveFigure`.
 
@@ -105,6 +137,14 @@ def trajectory_race(
         colors: one colour per optimiser, in order (each keeps its colour when others hide).
         legend_ncols: columns of the figure's legend, which sits below the panels so that it
             never hides a trajectory.
+        cache: where runs are memoised (default: a new :class:`TrajectoryCache`); pass one to
+            read the very trajectories the figure draws, e.g. in a notebook's checks. With an
+            ``lr_grid``, its ``maxsize`` is raised if needed to hold the whole grid.
+        lr_grid: the ``lr`` values a slider can take. If given, every optimiser runs all of them
+            on every landscape now, one batched run each
+            (:func:`~optbook.landscapes.run_trajectories_over_lr`, whose condition every
+            optimiser must meet: true of Algorithms 8.1–8.7), so that moving the slider only
+            redraws. Other values are still computed when asked for.
 
     The update's ``show`` is a label, an iterable of labels, or ``None`` (the default) for all;
     hidden optimisers are not run. Each panel's note lists the learning rate and, for each shown
@@ -131,8 +171,25 @@ def trajectory_race(
     legend_ncols = check_int("legend_ncols", legend_ncols, low=1)
     if len(colors) < len(optimizers):
         raise ValueError(f"need a colour per optimiser: {len(optimizers)} optimisers, {len(colors)} colours")
-    cache = cache or TrajectoryCache()
+    grid = None
+    if lr_grid is not None:
+        grid = [_snap(check_real("lr_grid value", v, low=0.0, low_open=True)) for v in lr_grid]
+        if not grid:
+            raise ValueError("lr_grid must hold at least one learning rate, got none")
+    need = 0 if grid is None else 2 * len(grid) * len(optimizers) * len(landscapes)
+    if cache is None:
+        cache = TrajectoryCache(max(1024, need))
+    elif cache.maxsize < need:
+        cache.maxsize = need  # room for the whole grid, or the prefill would evict itself
     labels = list(optimizers)
+
+    def eps_for(land: Landscape, lr: float) -> float:
+        return lr / land.lipschitz if lr_unit == "curvature" else lr
+
+    if grid is not None:
+        for land, n in zip(landscapes, steps_list, strict=True):
+            for factory in optimizers.values():
+                cache.prefill(land, factory, n, [eps_for(land, lr) for lr in grid])
 
     nrows = -(-len(landscapes) // ncols)
     w, h = panel_size
@@ -163,8 +220,9 @@ def trajectory_race(
 
     def update(lr, show=None, **hyper):
         shown = _shown(show, labels)
+        lr = _snap(lr)  # a slider's value, from the browser, may be one ulp off the grid's
         for land, n, row, note in zip(landscapes, steps_list, lines, notes, strict=True):
-            eps = lr / land.lipschitz if lr_unit == "curvature" else lr
+            eps = eps_for(land, lr)
             texts = [f"ε = {eps:.2g}"]
             for (label, factory), line in zip(optimizers.items(), row, strict=True):
                 if label not in shown:
@@ -178,6 +236,11 @@ def trajectory_race(
 
     artists = [a for row in lines for a in row] + notes
     return LiveFigure(fig, update, artists, alt=alt)
+
+
+def _snap(lr: float) -> float:
+    """``lr`` to 12 significant digits: equal slider values give equal cache keys."""
+    return float(f"{lr:.12g}")
 
 
 def _shown(show, labels: list[str]) -> set[str]:

@@ -7,6 +7,8 @@ start point and a view window. Its methods ``f`` and ``grad`` take tensors of sh
 
 :func:`run_trajectory` drives any :class:`torch.optim.Optimizer` over a landscape and stops
 cleanly, recording where, if the iterate leaves every reasonable region (divergence).
+:func:`run_trajectories_over_lr` runs a whole range of learning rates at the price of one run,
+which is what lets a learning-rate slider answer at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "saddle",
     "monkey_saddle",
     "run_trajectory",
+    "run_trajectories_over_lr",
 ]
 
 VG = Callable  # (x, y) -> (f, df/dx, df/dy), written with arithmetic operators only
@@ -233,3 +236,105 @@ def run_trajectory(
         diverged_at = int(bad[0])
         path, losses = path[: bad[0]], losses[: bad[0]]
     return Trajectory(path=path, losses=losses, diverged_at=diverged_at)
+
+
+def run_trajectories_over_lr(
+    landscape: Landscape,
+    make_optimizer: Callable[..., torch.optim.Optimizer],
+    lrs,
+    steps: int,
+    x0: tuple[float, float] | None = None,
+    *,
+    escape_radius: float = 1e3,
+) -> list[Trajectory]:
+    r"""One trajectory per learning rate in ``lrs``, all computed in a single batched run.
+
+    The result equals ``[run_trajectory(landscape, lambda p: make_optimizer(p, lr=eps), steps)
+    for eps in lrs]`` up to rounding, for any optimiser whose step is the learning rate times a
+    function of the gradients seen so far,
+
+    .. math:: \theta_k = \theta_{k-1} + \epsilon\, u_k(g_1, \dots, g_k),
+
+    and acts on each coordinate separately. Every algorithm of §8.3 and §8.5 does (SGD,
+    momentum, Nesterov, AdaGrad, RMSProp with or without Nesterov momentum, AdaDelta's
+    multiplier, Adam, and their torch.optim versions); a line search (L-BFGS), weight decay or
+    anything that couples coordinates (gradient clipping by norm) does not, and must use
+    :func:`run_trajectory`.
+
+    The trick: write :math:`\theta = \theta_0 + \epsilon\,\psi`. Then :math:`\psi` follows
+    the same optimiser with learning rate 1, fed the gradient at :math:`\theta`, so one
+    parameter of shape ``(G, 2)``, a row per learning rate, runs all ``G`` of them in one
+    optimiser. A step costs about as much as one scalar run's, whatever ``G`` is.
+
+    "Up to rounding" means what it says: the two ways round off differently, and dynamics that
+    amplify rounding (RMSProp once a coordinate hovers at its minimum, where each step's sign
+    follows the gradient's) can make the runs part visibly after many steps. Both are then
+    equally faithful floating-point runs of the same algorithm.
+
+    Args:
+        landscape: the surface.
+        make_optimizer: called once as ``make_optimizer([psi], lr=1.0)``.
+        lrs: the learning rates :math:`\epsilon > 0`, a non-empty sequence.
+        steps, x0, escape_radius: as in :func:`run_trajectory`; each row stops on its own.
+    """
+    steps = check_int("steps", steps, low=0)
+    escape_radius = check_real("escape_radius", escape_radius, low=0.0, low_open=True)
+    if not callable(make_optimizer):
+        raise TypeError(f"make_optimizer must be callable, got {make_optimizer!r}")
+    try:
+        eps = np.asarray(lrs, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"lrs must be a sequence of numbers, got {lrs!r}") from err
+    if eps.ndim != 1 or eps.size == 0:
+        raise ValueError(f"lrs must be a non-empty 1-D sequence, got {lrs!r}")
+    bad = ~np.isfinite(eps) | (eps <= 0)
+    if bad.any():
+        raise ValueError(f"lrs must be finite and > 0, got {float(eps[bad][0])!r}")
+    start = np.asarray(landscape.x0 if x0 is None else x0, dtype=np.float64)
+    if start.shape != (2,) or not np.isfinite(start).all():
+        raise ValueError(f"x0 must be a finite point (x, y), got {x0!r}")
+
+    n = eps.size
+    psi = torch.zeros((n, 2), dtype=torch.float64, requires_grad=True)
+    psi.grad = torch.zeros_like(psi)
+    opt = make_optimizer([psi], lr=1.0)
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"make_optimizer must return a torch.optim.Optimizer, got {opt!r}")
+    psi_np, grad_np = psi.detach().numpy(), psi.grad.numpy()  # views: no copies per step
+    scale = eps[:, None]
+
+    centre = np.array([sum(landscape.xlim) / 2, sum(landscape.ylim) / 2])
+    size = max(landscape.xlim[1] - landscape.xlim[0], landscape.ylim[1] - landscape.ylim[0])
+    limit = escape_radius * size
+    vg = landscape.value_and_grad
+
+    path = np.empty((steps + 1, n, 2))
+    path[0] = start
+    diverged_at = np.full(n, -1)
+    alive = np.ones(n, dtype=bool)
+    theta = path[0].copy()
+    with np.errstate(all="ignore"):  # a diverged row may overflow; it is already written off
+        for k in range(1, steps + 1):
+            _, gx, gy = vg(theta[:, 0], theta[:, 1])
+            grad_np[:, 0], grad_np[:, 1] = gx, gy
+            grad_np[~alive] = 0.0
+            opt.step()
+            theta = start + scale * psi_np
+            gone = alive & (~np.isfinite(theta).all(1) | (np.hypot(*(theta - centre).T) > limit))
+            diverged_at[gone] = k
+            alive &= ~gone
+            path[k] = theta
+            if not alive.any():
+                break
+        out = []
+        for i in range(n):
+            stop = diverged_at[i] if diverged_at[i] >= 0 else steps + 1
+            p = path[:stop, i].copy()
+            losses = np.asarray(vg(p[:, 0], p[:, 1])[0], dtype=np.float64)
+            d = int(diverged_at[i]) if diverged_at[i] >= 0 else None
+            nonfinite = np.flatnonzero(~np.isfinite(losses))
+            if nonfinite.size:  # as in run_trajectory: f overflowed at a finite iterate
+                d = int(nonfinite[0])
+                p, losses = p[:d], losses[:d]
+            out.append(Trajectory(path=p, losses=losses, diverged_at=d))
+    return out

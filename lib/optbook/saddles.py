@@ -92,7 +92,7 @@ def newton_paths(
     starts,
     steps: int,
     *,
-    damping: float = 0.0,
+    damping=0.0,
     saddle_free: bool = False,
     escape_radius: float = 1e3,
 ) -> np.ndarray:
@@ -108,7 +108,8 @@ def newton_paths(
         landscape: a 2-D :class:`~optbook.landscapes.Landscape`.
         starts: shape ``(N, 2)`` (or ``(2,)`` for one start).
         steps: iterations.
-        damping: :math:`\alpha \ge 0`.
+        damping: :math:`\alpha \ge 0`, one number for every start or one per start (shape
+            ``(N,)``), so that a whole slider's range of damping values runs in one call.
         saddle_free: use :math:`|H|`.
         escape_radius: a run stops (its remaining entries are NaN) when :math:`B + \alpha I` is
             singular, the step is not finite, or the iterate is farther than this many window
@@ -131,7 +132,7 @@ def newton_paths(
     if not torch.isfinite(pts).all():
         raise ValueError("starts must be finite")
     steps = check_int("steps", steps, low=0)
-    damping = check_real("damping", damping, low=0.0)
+    alpha = _check_damping(damping, pts.shape[0])
     saddle_free = check_bool("saddle_free", saddle_free)
     escape_radius = check_real("escape_radius", escape_radius, low=0.0, low_open=True)
 
@@ -146,10 +147,11 @@ def newton_paths(
             break
         x = out[k - 1][alive]
         g, H = _gradient_and_hessian(landscape, x)
+        a = alpha[alive][:, None, None]
         if saddle_free:
             lam, V = torch.linalg.eigh(0.5 * (H + H.transpose(1, 2)))
             H = (V * lam.abs()[:, None, :]) @ V.transpose(1, 2)
-        d, info = torch.linalg.solve_ex(H + damping * eye, -g)
+        d, info = torch.linalg.solve_ex(H + a * eye, -g)
         x_new = x + d
         near = (x_new - centre).norm(dim=1) <= escape_radius * size
         ok = (info == 0) & torch.isfinite(x_new).all(1) & near
@@ -159,6 +161,24 @@ def newton_paths(
         out[k + 1 :, idx[done]] = x_new[done]
         alive[idx[~ok | done]] = False
     return out.numpy()
+
+
+def _check_damping(damping, n: int) -> torch.Tensor:
+    """The damping as a tensor of shape ``(n,)``: one number broadcast, or one per start."""
+    if np.ndim(damping) == 0:
+        return torch.full((n,), check_real("damping", damping, low=0.0), dtype=torch.float64)
+    try:
+        alpha = np.asarray(damping, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"damping must be a number or an array of numbers, got {damping!r}") from err
+    if alpha.shape != (n,):
+        raise ValueError(
+            f"damping must be one number or one per start, shape ({n},); got shape {alpha.shape}")
+    bad = ~np.isfinite(alpha) | (alpha < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"damping must be finite and >= 0, got {float(alpha[i])!r} at index {i}")
+    return torch.from_numpy(alpha.copy())
 
 
 def nearest_stationary(ends, points: list[StationaryPoint], radius: float = 1e-3) -> np.ndarray:

@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-__all__ = ["LiveFigure", "ScrubberHTML", "show"]
+__all__ = ["LiveFigure", "ScrubberHTML", "show", "slider_values"]
 
 
 class LiveFigure:
@@ -222,6 +222,29 @@ class ScrubberHTML:
 
     def __repr__(self) -> str:
         return f"<static scrubber: {self.n_frames} frames, {self.n_bytes / 1e6:.2f} MB>"
+
+
+def slider_values(control) -> list:
+    """Every value a reader can set ``control`` to, in order: the grid ``min + k * step`` of a
+    ``FloatSlider`` or ``IntSlider``, ``base ** (min + k * step)`` of a ``FloatLogSlider``, or
+    the options of a selection widget. A figure can compute all of them ahead, so that moving
+    the slider only looks them up. Floats are rounded (to 12 decimals, or 12 significant digits
+    on a log slider), which removes the rounding noise of ``min + k * step``.
+    """
+    kind = type(control).__name__
+    if hasattr(control, "options"):
+        return [o[1] if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else o
+                for o in control.options]
+    if not all(hasattr(control, a) for a in ("min", "max", "step")) or not control.step:
+        raise TypeError(f"slider_values needs a slider with min, max and step, or options; got {kind}")
+    n = int(round((control.max - control.min) / control.step))
+    ks = np.arange(n + 1)
+    if kind == "IntSlider":
+        return [int(control.min + k * control.step) for k in ks]
+    exps = control.min + ks * control.step
+    if kind == "FloatLogSlider":
+        return [float(f"{v:.12g}") for v in control.base**exps]
+    return [round(float(v), 12) + 0.0 for v in exps]  # + 0.0 turns a -0.0 into 0.0
 
 
 def show(name: str, obj) -> None:
