@@ -49,8 +49,9 @@ test-notebooks: $(STAMP)
 test-browser: book
 	$(OFFLINE) $(BIN)/python -m pytest -q tests/browser
 
-# Prints the speed table and rewrites book/performance_table.md, which the book's Performance page shows.
-bench: $(STAMP)
+# Prints the speed table and rewrites book/performance_table.md, which the book's Performance page
+# shows. Needs the built book: its last row times a rebuild from the execution cache.
+bench: book
 	$(OFFLINE) $(BIN)/python benchmarks/run.py --markdown book/performance_table.md
 
 # After editing a notebook: execute it, then strip all outputs except those of cells whose
