@@ -3,7 +3,8 @@
 Run after `make book` (``make test-browser`` does both). Fails on console errors, failed
 requests, images that did not load, equations MathJax did not typeset, broken internal links,
 images without alt text, figures without captions, and static scrubbers whose frame does
-not change when moved; and checks that the site search finds every chapter. Screenshots of failing pages
+not change when moved; checks that every notebook page can be launched on Binder, Colab and
+Thebe, and that the site search finds every chapter. Screenshots of failing pages
 go to ``test-artifacts/``.
 """
 
@@ -170,6 +171,44 @@ def test_scrubbers_change_frame(browser, server, rel):
                 natural = img.evaluate("i => i.complete && i.naturalWidth")
                 if not natural:
                     problems.append(f"scrubber {i}, control {j}: the new frame did not load")
+        if problems:
+            fail_with_screenshot(page, rel, problems)
+    finally:
+        page.close()
+
+
+def notebook_pages() -> list[str]:
+    return [rel for rel in content_pages() if rel.startswith("notebooks/")]
+
+
+def repository() -> str:
+    """owner/name of the repository that _config.yml names (the launch buttons point there)."""
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    return urlparse(url).path.strip("/")
+
+
+@pytest.mark.parametrize("rel", notebook_pages())
+def test_notebook_pages_launch_binder_colab_and_thebe(browser, server, rel):
+    """The launch menu of every notebook page opens this very notebook on Binder and Colab, and
+    offers Thebe's live code; the menu opens when clicked."""
+    page, problems = open_page(browser, server + rel)
+    try:
+        nb = rel.removesuffix(".html") + ".ipynb"
+        repo = repository()
+        hrefs = page.eval_on_selector_all(".dropdown-launch-buttons a", "as => as.map(a => a.href)")
+        want = {
+            "Binder": f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{nb}",
+            "Colab": f"https://colab.research.google.com/github/{repo}/blob/main/{nb}",
+        }
+        for name, url in want.items():
+            if url not in hrefs:
+                problems.append(f"no {name} launch link to {url} (links: {hrefs})")
+        page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
+        thebe = page.locator(".dropdown-launch-buttons button.btn-launch-thebe")
+        if thebe.count() != 1 or not thebe.is_visible():
+            problems.append("no visible Thebe 'Live Code' button in the open launch menu")
         if problems:
             fail_with_screenshot(page, rel, problems)
     finally:
