@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from optbook.landscapes import rosenbrock
-from optbook.smoothing import continuation, gaussian_smoothing
+from optbook.smoothing import continuation, descents_per_blur, gaussian_smoothing
 
 torch.set_default_dtype(torch.float64)
 
@@ -131,3 +131,32 @@ def test_continuation_in_2d_and_divergence_stops():
 def test_bad_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def _wiggly(theta):
+    return 0.1 * (theta - 1.0) ** 2 - torch.cos(3.0 * theta) + 0.5 * torch.sin(1.3 * theta + 0.2)
+
+
+def test_descents_per_blur_equal_one_continuation_per_blur():
+    sigmas = [0.0, 0.05, 0.4, 1.0, 2.5]
+    paths = descents_per_blur(_wiggly, -6.0, sigmas, 200, 0.18, n_nodes=60)
+    assert paths.shape == (201, 5)
+    for i, s in enumerate(sigmas):
+        one = continuation(_wiggly, -6.0, [s], 200, 0.18, n_nodes=60).path
+        np.testing.assert_allclose(paths[:, i], one, rtol=1e-12, atol=1e-12)
+    assert paths[-1, 0] < -4 < 0 < paths[-1, -1]  # σ = 0 is trapped in a ripple; a wide blur is not
+
+
+def test_descents_per_blur_mark_a_diverging_run_and_refuse_bad_arguments():
+    paths = descents_per_blur(lambda t: t**4, 3.0, [0.0, 0.5], 10, 1.0)  # unstable steps
+    assert np.isnan(paths[-1]).all() and np.isfinite(paths[:2]).all()
+    for call, exc, match in [
+        (lambda: descents_per_blur("f", 0.0, [1.0], 5, 0.1), TypeError, "f must be callable"),
+        (lambda: descents_per_blur(_wiggly, 0.0, [], 5, 0.1), ValueError, "at least one blur"),
+        (lambda: descents_per_blur(_wiggly, 0.0, [-1.0], 5, 0.1), ValueError, "sigma must be >= 0"),
+        (lambda: descents_per_blur(_wiggly, float("nan"), [1.0], 5, 0.1), ValueError, "x0"),
+        (lambda: descents_per_blur(_wiggly, 0.0, [1.0], 5, 0.0), ValueError, "lr must be > 0"),
+        (lambda: descents_per_blur(_wiggly, 0.0, [1.0], -1, 0.1), ValueError, "steps must be >= 0"),
+    ]:
+        with pytest.raises(exc, match=match):
+            call()

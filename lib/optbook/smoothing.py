@@ -15,7 +15,8 @@ centre are about :math:`2.2\sigma/\sqrt{n}` apart, so features of :math:`J` narr
 against a Monte Carlo estimate. The result is differentiable by autograd.
 :func:`continuation` runs gradient descent on :math:`J_{\sigma_0}`, then on
 :math:`J_{\sigma_1}` from where it stopped, and so on down the sequence of blurs, ending with
-:math:`\sigma = 0`, the true cost.
+:math:`\sigma = 0`, the true cost. :func:`descents_per_blur` runs plain gradient descent on
+many blurs of a scalar cost at once, one blur per row: what a slider over :math:`\sigma` shows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 
 from ._validation import check_int, check_real
 
-__all__ = ["gaussian_smoothing", "continuation", "ContinuationPath"]
+__all__ = ["gaussian_smoothing", "continuation", "ContinuationPath", "descents_per_blur"]
 
 MAX_NODES = 100_000
 
@@ -152,3 +153,56 @@ def continuation(
         losses = f(torch.as_tensor(path_arr)).numpy()
     return ContinuationPath(path_arr, np.asarray(losses, dtype=np.float64), np.array(stage, dtype=np.int64),
                             np.array(ends, dtype=np.int64))
+
+
+def descents_per_blur(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x0: float,
+    sigmas: Sequence[float],
+    steps: int,
+    lr: float,
+    *,
+    n_nodes: int = 40,
+) -> np.ndarray:
+    r"""Gradient descent on :math:`J_\sigma` from ``x0``, for every :math:`\sigma` in ``sigmas``
+    at once (a scalar parameter; ``f`` elementwise, as with ``dim=0``).
+
+    Column ``i`` of the result is ``continuation(f, x0, [sigmas[i]], steps, lr,
+    n_nodes=n_nodes).path`` up to rounding, but all columns come from one batched run: row
+    :math:`i` of :math:`\theta` descends :math:`J_{\sigma_i}`, and since each row's cost
+    depends on that row only, the gradient of their sum is every row's own gradient. A blur of
+    0 is ``f`` itself. A run that leaves the finite numbers is NaN from then on.
+
+    Returns:
+        the iterates, shape ``(steps + 1, len(sigmas))``; row 0 holds ``x0``.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {f!r}")
+    sig = [check_real("sigma", s, low=0.0) for s in sigmas]
+    if not sig:
+        raise ValueError("sigmas must name at least one blur")
+    x0 = check_real("x0", x0)
+    steps = check_int("steps", steps, low=0)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    n_nodes = check_int("n_nodes", n_nodes, low=1, high=300)
+    u, w = _nodes(0, n_nodes)
+    sigma = torch.tensor(sig, dtype=torch.float64)
+    blurred = sigma > 0
+
+    def J(theta: torch.Tensor) -> torch.Tensor:  # one cost per row
+        cloud = f(theta[:, None] + sigma[:, None] * u[:, 0])
+        return torch.where(blurred, (cloud * w).sum(-1), f(theta))
+
+    out = np.full((steps + 1, len(sig)), np.nan)
+    theta = torch.full((len(sig),), x0, dtype=torch.float64)
+    out[0] = x0
+    alive = torch.ones(len(sig), dtype=torch.bool)
+    for k in range(1, steps + 1):
+        x = theta.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(J(x).sum(), x)
+        theta = torch.where(alive, theta - lr * g, theta)
+        alive &= torch.isfinite(theta)
+        if not alive.any():
+            break
+        out[k] = torch.where(alive, theta, torch.nan).numpy()
+    return out
