@@ -215,6 +215,28 @@ def test_notebook_pages_launch_binder_colab_and_thebe(browser, server, rel):
         page.close()
 
 
+@pytest.mark.parametrize("rel", notebook_pages())
+def test_figures_are_numbered_per_chapter(rel):
+    """Captions read "Fig. 8.5.1", "Fig. 8.5.2", ... on the page of section 8.5 (the local
+    extension book/_ext/chapter_figure_numbers.py), and "Fig. 1", ... on a page without one."""
+    import re
+
+    html = (SITE / rel).read_text()
+    numbers = re.findall(r'<span class="caption-number">Fig\. ([\d.]+) </span>', html)
+    assert numbers, f"{rel}: no numbered figure"
+    m = re.match(r"notebooks/(\d+)_(\d+)_", rel)
+    prefix = f"{int(m[1])}.{int(m[2])}." if m else ""
+    assert numbers == [f"{prefix}{k}" for k in range(1, len(numbers) + 1)], numbers
+    # every {numref} names the number its target figure's caption shows, on whichever page
+    refs = re.findall(r'href="([^"]*)"><span class="std std-numref">Fig\. ([\d.]+)</span>', html)
+    for href, shown in refs:
+        page, _, anchor = href.partition("#")
+        target = html if not page else (SITE / rel).parent.joinpath(page).resolve().read_text()
+        caption = re.search(rf'id="{re.escape(anchor)}".*?<span class="caption-number">Fig\. ([\d.]+) ',
+                            target, flags=re.S)
+        assert caption and caption[1] == shown, (href, shown, caption and caption[1])
+
+
 # A term only one chapter explains, for each chapter: the site search must find that page.
 SEARCH_TERMS = {
     "08_1_learning_vs_optimisation": "surrogate",
