@@ -205,9 +205,8 @@ def run_trajectory(
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(f"make_optimizer must return a torch.optim.Optimizer, got {opt!r}")
 
-    cx, cy = sum(landscape.xlim) / 2, sum(landscape.ylim) / 2
-    size = max(landscape.xlim[1] - landscape.xlim[0], landscape.ylim[1] - landscape.ylim[0])
-    limit = escape_radius * size
+    centre, limit = _escape_window(landscape, escape_radius)
+    cx, cy = centre.tolist()  # plain floats: the loop below does scalar arithmetic
     vg = landscape.value_and_grad
 
     def closure():
@@ -229,10 +228,22 @@ def run_trajectory(
             path = path[:k]
             break
         path[k] = x, y
+    return _trajectory(vg, path, diverged_at)
+
+
+def _escape_window(landscape: Landscape, escape_radius: float) -> tuple[np.ndarray, float]:
+    """The view window's centre, and how far from it an iterate counts as diverged."""
+    centre = np.array([sum(landscape.xlim) / 2, sum(landscape.ylim) / 2])
+    size = max(landscape.xlim[1] - landscape.xlim[0], landscape.ylim[1] - landscape.ylim[0])
+    return centre, escape_radius * size
+
+
+def _trajectory(vg: VG, path: np.ndarray, diverged_at: int | None) -> Trajectory:
+    """The losses along ``path``, cut where ``f`` overflowed although the iterate stayed finite."""
     with np.errstate(over="ignore", invalid="ignore"):
         losses = np.asarray(vg(path[:, 0], path[:, 1])[0], dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(losses))
-    if bad.size:  # f overflowed although the iterate itself stayed finite
+    if bad.size:
         diverged_at = int(bad[0])
         path, losses = path[: bad[0]], losses[: bad[0]]
     return Trajectory(path=path, losses=losses, diverged_at=diverged_at)
@@ -303,9 +314,7 @@ def run_trajectories_over_lr(
     psi_np, grad_np = psi.detach().numpy(), psi.grad.numpy()  # views: no copies per step
     scale = eps[:, None]
 
-    centre = np.array([sum(landscape.xlim) / 2, sum(landscape.ylim) / 2])
-    size = max(landscape.xlim[1] - landscape.xlim[0], landscape.ylim[1] - landscape.ylim[0])
-    limit = escape_radius * size
+    centre, limit = _escape_window(landscape, escape_radius)
     vg = landscape.value_and_grad
 
     path = np.empty((steps + 1, n, 2))
@@ -326,15 +335,5 @@ def run_trajectories_over_lr(
             path[k] = theta
             if not alive.any():
                 break
-        out = []
-        for i in range(n):
-            stop = diverged_at[i] if diverged_at[i] >= 0 else steps + 1
-            p = path[:stop, i].copy()
-            losses = np.asarray(vg(p[:, 0], p[:, 1])[0], dtype=np.float64)
-            d = int(diverged_at[i]) if diverged_at[i] >= 0 else None
-            nonfinite = np.flatnonzero(~np.isfinite(losses))
-            if nonfinite.size:  # as in run_trajectory: f overflowed at a finite iterate
-                d = int(nonfinite[0])
-                p, losses = p[:d], losses[:d]
-            out.append(Trajectory(path=p, losses=losses, diverged_at=d))
-    return out
+    return [_trajectory(vg, path[:k, i].copy(), int(k)) if k >= 0
+            else _trajectory(vg, path[:, i].copy(), None) for i, k in enumerate(diverged_at)]
