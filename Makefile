@@ -55,7 +55,14 @@ test-portable: $(STAMP)
 	  $(OFFLINE) $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 	ATEN_CPU_CAPABILITY=default $(OFFLINE) $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
-test-browser: book
+# Test-only JavaScript (axe-core for the accessibility audit), pinned by package-lock.json and
+# installed from the npm registry at set-up time; the tests themselves read it from node_modules.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-browser: book $(NODE_STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q tests/browser
 
 # Prints the speed table and rewrites book/performance_table.md, which the book's Performance page
