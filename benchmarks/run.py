@@ -40,7 +40,7 @@ import time as _time
 
 import numpy as _np
 
-from optbook.widgets import LiveFigure as _LiveFigure
+from optbook.viz.widgets import LiveFigure as _LiveFigure
 
 
 def _choices(c, n=8):

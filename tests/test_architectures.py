@@ -1,4 +1,4 @@
-"""optbook.architectures: mlp_bn against a hand-assembled torch.nn stack with
+"""optbook.nn.architectures: mlp_bn against a hand-assembled torch.nn stack with
 torch.nn.BatchNorm1d, ResidualMLP against a literal transcription of its equations, and the
 gradient norms against autograd."""
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from optbook.architectures import ResidualMLP, linear_gradient_norms, mlp_bn
-from optbook.batchnorm import BatchNorm1d
+from optbook.nn.architectures import ResidualMLP, linear_gradient_norms, mlp_bn
+from optbook.nn.batchnorm import BatchNorm1d
 
 torch.set_default_dtype(torch.float64)
 

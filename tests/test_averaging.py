@@ -1,4 +1,4 @@
-"""optbook.averaging against torch.optim.swa_utils.AveragedModel (running mean and EMA) and
+"""optbook.optim.averaging against torch.optim.swa_utils.AveragedModel (running mean and EMA) and
 literal loops."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from optbook.averaging import exponential_moving_average, polyak_average
+from optbook.optim.averaging import exponential_moving_average, polyak_average
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,4 +1,4 @@
-"""optbook.batchnorm.BatchNorm1d against torch.nn.BatchNorm1d, and its hand-written backward
+"""optbook.nn.batchnorm.BatchNorm1d against torch.nn.BatchNorm1d, and its hand-written backward
 against autograd's numerical gradient check."""
 
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from optbook.batchnorm import BatchNorm1d, BatchNormFunction, batch_norm
+from optbook.nn.batchnorm import BatchNorm1d, BatchNormFunction, batch_norm
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,4 +1,5 @@
-"""optbook.challenges: analytic gradients against torch.autograd, the single-unit RNN against a
+"""optbook.experiments.ch08_2.challenges: analytic gradients against torch.autograd, the
+single-unit RNN against a
 literal unrolled transcription of Pascanu et al. (2013), and the properties the chapter uses."""
 
 import math
@@ -7,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from optbook.challenges import rnn_cliff, saddle_with_minima, sigmoid, tanh, wrong_side_of_mountain
+from optbook.experiments.ch08_2.challenges import (
+    rnn_cliff,
+    saddle_with_minima,
+    sigmoid,
+    tanh,
+    wrong_side_of_mountain,
+)
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,4 +1,4 @@
-"""optbook.clipping against torch.nn.utils.clip_grad_norm_ / clip_grad_value_ and the book's
+"""optbook.optim.clipping against torch.nn.utils.clip_grad_norm_ / clip_grad_value_ and the book's
 eqs. 10.48–10.49, in float64.
 
 Where we differ from torch on purpose: torch divides by ``||g|| + 1e-6``; the book (and our
@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from optbook import landscapes
-from optbook.challenges import rnn_cliff
-from optbook.clipping import (
+from optbook.experiments.ch08_2.challenges import rnn_cliff
+from optbook.optim.clipping import (
     clip_by_norm,
     clip_by_value,
     clip_grad_norm_,
@@ -21,6 +20,7 @@ from optbook.clipping import (
     clipped_gradient_descent,
     clipped_gradient_descent_many,
 )
+from optbook.problems import landscapes
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,11 +1,12 @@
-"""optbook.coordinate_descent against a literal Gauss–Seidel transcription, numpy.linalg.solve,
+"""optbook.experiments.ch08_7.coordinate_descent against a literal Gauss–Seidel transcription,
+numpy.linalg.solve,
 and the exact ρ² contraction per sweep on the correlated 2-D quadratic."""
 
 import numpy as np
 import pytest
 import torch
 
-from optbook.coordinate_descent import coordinate_descent, correlated_quadratic
+from optbook.experiments.ch08_7.coordinate_descent import coordinate_descent, correlated_quadratic
 
 
 def _spd(n, seed=0):

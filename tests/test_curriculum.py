@@ -1,11 +1,16 @@
-"""optbook.curriculum: difficulty scores, class balancing, pacing and the batches drawn."""
+"""optbook.experiments.ch08_7.curriculum: difficulty scores, class balancing, pacing and the batches drawn."""
 
 import math
 
 import pytest
 import torch
 
-from optbook.curriculum import centroid_margin, class_balanced, curriculum_batches, linear_pacing
+from optbook.experiments.ch08_7.curriculum import (
+    centroid_margin,
+    class_balanced,
+    curriculum_batches,
+    linear_pacing,
+)
 
 
 def _toy():

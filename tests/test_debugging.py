@@ -1,4 +1,4 @@
-"""optbook.debugging against brute force, scipy and scikit-learn; optbook.plotting_debugging's
+"""optbook.experiments.ch11_5.debugging against brute force, scipy and scikit-learn; optbook.viz.debugging's
 drawing; the diagnosis rules as a table."""
 
 import math
@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import log_loss
 
-from optbook.debugging import chance_levels, confident_mistakes, diagnose
-from optbook.plotting_debugging import draw_digits
+from optbook.experiments.ch11_5.debugging import chance_levels, confident_mistakes, diagnose
+from optbook.viz.debugging import draw_digits
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,4 +1,5 @@
-"""optbook.diagonal_scaling: the rotated quadratic against autograd and its literal matrix form,
+"""optbook.experiments.ch08_5.diagonal_scaling: the rotated quadratic against autograd and its
+literal matrix form,
 the unrotated case against landscapes.quadratic, and the Jacobi condition number against a
 direct eigenvalue computation."""
 
@@ -8,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from optbook import landscapes
-from optbook.diagonal_scaling import (
+from optbook.experiments.ch08_5.diagonal_scaling import (
     jacobi_condition_number,
     rotated_quadratic,
     rotated_quadratic_hessian,
 )
+from optbook.problems import landscapes
 
 
 @pytest.mark.parametrize("kappa, angle", [(100.0, 45.0), (10.0, 30.0), (1.0, 70.0), (50.0, -120.0)])

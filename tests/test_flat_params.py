@@ -1,11 +1,11 @@
-"""optbook.flat_params: the flat objective equals the module's loss, its autograd gradient equals
+"""optbook.nn.flat_params: the flat objective equals the module's loss, its autograd gradient equals
 the parameters' gradients concatenated (torch.nn.utils.parameters_to_vector order)."""
 
 import pytest
 import torch
 from torch import nn
 
-from optbook.flat_params import flat_objective, flatten_parameters, load_flat, unflatten
+from optbook.nn.flat_params import flat_objective, flatten_parameters, load_flat, unflatten
 from optbook.second_order import lbfgs
 
 torch.set_default_dtype(torch.float64)

@@ -301,8 +301,8 @@ class BatchNormNoGradient(BatchNormStatsAsConstants):
 
 
 def test_batch_norm_backward():
-    """The hand-written backward of optbook.batchnorm (§8.7) passes; planted bugs do not."""
-    bn = pytest.importorskip("optbook.batchnorm")
+    """The hand-written backward of optbook.nn.batchnorm (§8.7) passes; planted bugs do not."""
+    bn = pytest.importorskip("optbook.nn.batchnorm")
     x, w, b = _x(6, 3), _x(3, seed=1), _x(3, seed=2)
 
     def fn(x, w, b):

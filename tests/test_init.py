@@ -1,4 +1,4 @@
-"""optbook.init against torch.nn.init: the same draws where the recipe is the same, the right
+"""optbook.nn.init against torch.nn.init: the same draws where the recipe is the same, the right
 bounds and variances on large seeded tensors, orthogonality, and exactly k non-zeros per unit."""
 
 import functools
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from optbook import init
+from optbook.nn import init
 
 torch.set_default_dtype(torch.float64)
 

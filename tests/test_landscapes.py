@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from optbook import landscapes
-from optbook.landscapes import run_trajectory
 from optbook.optim import SGD
+from optbook.problems import landscapes
+from optbook.problems.landscapes import run_trajectory
 
 ALL = [
     landscapes.quadratic(1.0),

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from optbook import landscapes
-from optbook.explorers import TrajectoryCache, trajectory_race
-from optbook.landscapes import run_trajectories_over_lr, run_trajectory
 from optbook.optim import SGD, AdaDelta, AdaGrad, Adam, RMSProp
-from optbook.widgets import slider_values
+from optbook.problems import landscapes
+from optbook.problems.landscapes import run_trajectories_over_lr, run_trajectory
+from optbook.viz.explorers import TrajectoryCache, trajectory_race
+from optbook.viz.widgets import slider_values
 
 # Every optimiser of §8.3 and §8.5, and torch's Adam: each step is ε times a function of the
 # gradients, the condition under which one batched run stands for one run per ε.

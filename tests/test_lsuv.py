@@ -1,4 +1,4 @@
-"""optbook.lsuv.lsuv_ against a literal transcription of LSUV (a manual layer-by-layer forward
+"""optbook.nn.lsuv.lsuv_ against a literal transcription of LSUV (a manual layer-by-layer forward
 pass that rescales each weight by target / std), in float64; its convergence with biases, what
 it leaves alone, and its errors."""
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from optbook import init
-from optbook.lsuv import lsuv_
+from optbook.nn import init
+from optbook.nn.lsuv import lsuv_
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,4 +1,5 @@
-"""optbook.minibatch: per-example gradients against one autograd call per example; the standard
+"""optbook.experiments.ch08_1.minibatch: per-example gradients against one autograd call per
+example; the standard
 error formula against exact enumeration of every minibatch of a small set; the batch orders."""
 
 import itertools
@@ -9,7 +10,13 @@ import pytest
 import torch
 
 from optbook.data import minibatches
-from optbook.minibatch import SCHEMES, batch_indices, minibatch_means, per_example_gradients, standard_error
+from optbook.experiments.ch08_1.minibatch import (
+    SCHEMES,
+    batch_indices,
+    minibatch_means,
+    per_example_gradients,
+    standard_error,
+)
 from optbook.training import mlp
 
 torch.set_default_dtype(torch.float64)

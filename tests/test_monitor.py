@@ -15,7 +15,7 @@ from optbook.monitor import (
     update_ratios,
     zero_fraction,
 )
-from optbook.plotting_monitor import draw_histograms, draw_layer_statistic
+from optbook.viz.monitor import draw_histograms, draw_layer_statistic
 
 torch.set_default_dtype(torch.float64)
 

@@ -1,10 +1,11 @@
-"""optbook.pretraining.add_hidden_layer: keeps the learned hidden layers, adds fresh ones."""
+"""optbook.experiments.ch08_7.pretraining.add_hidden_layer: keeps the learned hidden layers, adds
+fresh ones."""
 
 import pytest
 import torch
 from torch import nn
 
-from optbook.pretraining import add_hidden_layer
+from optbook.experiments.ch08_7.pretraining import add_hidden_layer
 from optbook.training import mlp
 
 torch.set_default_dtype(torch.float64)

@@ -1,4 +1,5 @@
-"""optbook.explorers.trajectory_race: the drawn paths are run_trajectory's, hidden runners are neither drawn
+"""optbook.viz.explorers.trajectory_race: the drawn paths are run_trajectory's, hidden runners are
+neither drawn
 nor run, notes list what is shown, refusals and divergence are annotated, and bad arguments are
 refused with the value in the message."""
 
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from optbook import landscapes
-from optbook.explorers import TrajectoryCache, race_summary, trajectory_race
 from optbook.optim import SGD, AdaDelta, Adam, RMSProp
+from optbook.problems import landscapes
+from optbook.viz.explorers import TrajectoryCache, race_summary, trajectory_race
 
 OPTS = {
     "SGD": lambda params, lr: SGD(params, lr=lr),

@@ -1,4 +1,4 @@
-"""optbook.rbm_diagnostics: exact sampling and the hidden marginal against brute-force
+"""optbook.rbm.diagnostics: exact sampling and the hidden marginal against brute-force
 enumeration of every (v, h); reconstructions and pseudo-likelihood against literal
 transcriptions and scikit-learn; the batched gradient estimators against optbook.rbm."""
 
@@ -11,7 +11,7 @@ import torch
 from rbm_cases import all_states, random_data, tiny_rbm
 
 from optbook.rbm import RBM, cd_gradient, energy, exact_gradient
-from optbook.rbm_diagnostics import (
+from optbook.rbm.diagnostics import (
     cd_estimates,
     cd_estimates_by_k,
     exact_estimates,
@@ -97,7 +97,7 @@ def test_pseudo_log_likelihood_is_the_mean_of_scikit_learns_one_flip_estimate():
     """scikit-learn flips one random unit and scales by D; every value it returns is D times
     one of our per-unit terms, and our sum is D times their mean over the units."""
     sk = pytest.importorskip("sklearn.neural_network")
-    from optbook.rbm_training import from_sklearn
+    from optbook.rbm.training import from_sklearn
 
     X = random_data(6, n=40, seed=1).numpy()
     model = sk.BernoulliRBM(n_components=3, n_iter=3, batch_size=10, random_state=0).fit(X)

@@ -1,6 +1,6 @@
-"""optbook.rbm_training: the loop against the same updates made by hand, its exact
+"""optbook.rbm.training: the loop against the same updates made by hand, its exact
 log-likelihood records against optbook.rbm, and from_sklearn against scikit-learn's own
-free energy and hidden probabilities; optbook.plotting_rbm's mosaic layout."""
+free energy and hidden probabilities; optbook.rbm.plotting's mosaic layout."""
 
 import math
 import re
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from optbook.data import Split, minibatches
-from optbook.plotting_rbm import draw_bipartite, draw_images, tile_images
 from optbook.rbm import RBM
-from optbook.rbm_diagnostics import reconstruction_error
-from optbook.rbm_training import from_sklearn, train
+from optbook.rbm.diagnostics import reconstruction_error
+from optbook.rbm.plotting import draw_bipartite, draw_images, tile_images
+from optbook.rbm.training import from_sklearn, train
 
 matplotlib.use("Agg")
 torch.set_default_dtype(torch.float64)

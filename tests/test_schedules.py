@@ -1,10 +1,10 @@
-"""optbook.schedules against the book's formula and torch's LinearLR."""
+"""optbook.optim.schedules against the book's formula and torch's LinearLR."""
 
 import pytest
 import torch
 
 from optbook.optim import SGD
-from optbook.schedules import LinearDecayLR, linear_decay, robbins_monro_sums
+from optbook.optim.schedules import LinearDecayLR, linear_decay, robbins_monro_sums
 
 
 def test_linear_decay_formula():

@@ -1,4 +1,4 @@
-"""optbook.smoothing: Gauss–Hermite smoothing against closed forms (polynomials, cosines,
+"""optbook.experiments.ch08_7.smoothing: Gauss–Hermite smoothing against closed forms (polynomials, cosines,
 Gaussian wells) and Monte Carlo; continuation against a literal gradient-descent loop."""
 
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from optbook.landscapes import rosenbrock
-from optbook.smoothing import continuation, descents_per_blur, gaussian_smoothing
+from optbook.experiments.ch08_7.smoothing import continuation, descents_per_blur, gaussian_smoothing
+from optbook.problems.landscapes import rosenbrock
 
 torch.set_default_dtype(torch.float64)
 

@@ -10,10 +10,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from optbook import landscapes
-from optbook.explorers import TrajectoryCache, trajectory_race
 from optbook.optim import SGD
-from optbook.widgets import LiveFigure
+from optbook.problems import landscapes
+from optbook.viz.explorers import TrajectoryCache, trajectory_race
+from optbook.viz.widgets import LiveFigure
 
 
 def _sine_figure():

@@ -1,21 +1,26 @@
 """optbook: the library behind *Optimization for Training Deep Models*.
 
-One module per idea, grouped by the chapter that introduces it:
+The folder tree shows three roles.
 
-* optimisers and their inputs: ``optim`` (SGD, momentum, Nesterov, AdaGrad, RMSProp, AdaDelta,
-  Adam as ``torch.optim.Optimizer`` subclasses), ``schedules``, ``clipping``, ``init``, ``lsuv``;
-* test problems: ``landscapes`` (2-D functions and a trajectory runner), ``challenges`` (cliffs,
-  saddles between minima), ``saddles``, ``diagonal_scaling``, ``problems`` (known true risk),
-  ``data`` (scikit-learn's bundled digits), ``minibatch`` (per-example gradients, standard errors);
-* training and its strategies: ``training``, ``architectures``, ``batchnorm``, ``averaging``,
-  ``coordinate_descent``, ``smoothing``, ``curriculum``, ``pretraining``, ``flat_params``;
-* second-order methods: ``second_order`` (Newton, conjugate gradients, BFGS, L-BFGS);
-* practical methodology: ``hpo`` (grid, random and model-based search), ``gradcheck``,
-  ``monitor`` (activation and gradient recording), ``debugging``;
-* energy-based models: ``rbm``, ``rbm_training``, ``rbm_diagnostics``;
-* figures: ``plotting``, ``plotting_monitor``, ``plotting_debugging``, ``plotting_rbm`` (they draw,
-  never compute), ``widgets`` (live slider figures and their static scrubbable twins) and
-  ``explorers`` (ready-made interactive figures).
+**Algorithms and tools a reader imports into their own code**
+
+* ``optim``: optimisers as ``torch.optim.Optimizer`` subclasses over small pure update functions
+  (SGD with momentum and Nesterov, AdaGrad, RMSProp, AdaDelta, Adam, and the methods since 2016),
+  plus ``optim.schedules``, ``optim.clipping`` and ``optim.averaging`` (Polyak, EMA);
+* ``second_order``: Newton, conjugate gradients, BFGS, L-BFGS and their line searches;
+* ``hpo``: grid, random and model-based hyperparameter search;
+* ``nn``: initialisation (``init``, ``lsuv``), ``batchnorm``, ``architectures``, ``flat_params``;
+* ``rbm``: restricted Boltzmann machines: model, training, diagnostics and their plots;
+* ``gradcheck`` (finite differences against backprop), ``monitor`` (activation and gradient
+  recording);
+* shared inputs: ``data`` (scikit-learn's bundled digits), ``training`` (a seeded training loop),
+  ``problems`` (2-D landscapes, a regression stream with known true risk).
+
+**The experiments behind the chapters' figures**: ``experiments.ch08_1`` ... ``experiments.ch11_5``,
+one subpackage per book section.
+
+**Drawing and interactive figures**: ``viz`` (``plotting``, ``widgets``, ``explorers``,
+``monitor``, ``debugging``); these draw and never compute.
 """
 
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ monitored module records a detached copy of its output :math:`h` on every call, 
 that output tensor records the gradient :math:`\partial J/\partial h` when a backward pass
 reaches it; on exit all hooks are removed. Summary numbers come from small pure functions
 (:func:`saturation_fraction`, :func:`zero_fraction`, :func:`update_ratios`) that take tensors
-and return floats; drawing lives in :mod:`optbook.plotting_monitor`.
+and return floats; drawing lives in :mod:`optbook.viz.monitor`.
 
 Typical use::
 

@@ -2,7 +2,7 @@ r"""Model families that are easier to optimise (§8.7.1, §8.7.5), built so that
 start from *identical* weights and differ only in the feature under study.
 
 * :func:`mlp_bn`: a multilayer perceptron with or without batch normalisation
-  (:class:`optbook.batchnorm.BatchNorm1d`) before each hidden nonlinearity, as in Ioffe &
+  (:class:`optbook.nn.batchnorm.BatchNorm1d`) before each hidden nonlinearity, as in Ioffe &
   Szegedy (2015): :math:`h = \phi(\mathrm{BN}(W h_{\text{prev}}))`.
 * :class:`ResidualMLP`: :math:`L` blocks :math:`h_l = h_{l-1} + \phi(W_l h_{l-1} + b_l)` (skip
   connections, He et al. 2016) or, with ``skip=False``, the plain
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_bool, check_int, check_real
-from .batchnorm import BatchNorm1d
+from optbook._validation import check_bool, check_int, check_real
+from optbook.nn.batchnorm import BatchNorm1d
 
 __all__ = ["mlp_bn", "ResidualMLP", "linear_gradient_norms", "ACTIVATIONS"]
 

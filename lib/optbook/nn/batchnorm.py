@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["BatchNorm1d", "BatchNormFunction", "batch_norm"]
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = [
     "fans",

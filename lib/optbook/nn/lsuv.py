@@ -20,7 +20,7 @@ differ between units make it an iteration. The weights keep their pattern (rando
 orthogonal, sparse); only each layer's overall scale is set from data.
 
 Differs from Mishkin & Matas, who first draw orthogonal weights: :func:`lsuv_` rescales
-whatever the weights are, so it composes with any initialiser of :mod:`optbook.init`.
+whatever the weights are, so it composes with any initialiser of :mod:`optbook.nn.init`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from ._validation import check_int, check_real
-from .monitor import ActivationMonitor
+from optbook._validation import check_int, check_real
+from optbook.monitor import ActivationMonitor
 
 __all__ = ["lsuv_"]
 

@@ -12,6 +12,7 @@ from .adaptive import (
     rms,
     rmsprop_update_,
 )
+from .adamw import AdamW, adamw_update_, decay_weights_
 from .sgd import SGD, sgd_update_
 
 __all__ = [
@@ -27,4 +28,7 @@ __all__ = [
     "rmsprop_update_",
     "adadelta_update_",
     "adam_update_",
+    "AdamW",
+    "adamw_update_",
+    "decay_weights_",
 ]

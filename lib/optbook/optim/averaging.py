@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["polyak_average", "exponential_moving_average"]
 

@@ -23,7 +23,7 @@ Symbol map: :math:`\boldsymbol g` = ``g`` or the parameters' ``.grad``, :math:`v
   parameters, with the signatures of :func:`torch.nn.utils.clip_grad_norm_` and
   :func:`torch.nn.utils.clip_grad_value_`.
 * :func:`clipped_gradient_descent` runs plain gradient descent, optionally clipped, on a 2-D
-  :class:`~optbook.landscapes.Landscape` (the cliff figures of §8.2.4);
+  :class:`~optbook.problems.landscapes.Landscape` (the cliff figures of §8.2.4);
   :func:`clipped_gradient_descent_many` runs it from many start points at once.
 
 *Differs from* PyTorch: :func:`torch.nn.utils.clip_grad_norm_` multiplies by
@@ -40,8 +40,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from ._validation import check_bool, check_int, check_real
-from .landscapes import Landscape, Trajectory
+from optbook._validation import check_bool, check_int, check_real
+from optbook.problems.landscapes import Landscape, Trajectory
 
 __all__ = [
     "clip_by_norm",
@@ -194,7 +194,7 @@ def clipped_gradient_descent(
 
     ``max_norm`` clips by norm (:func:`clip_by_norm`), ``clip_value`` by value
     (:func:`clip_by_value`); give at most one, or neither for plain gradient descent. Like
-    :func:`optbook.landscapes.run_trajectory`, the run stops early, with ``diverged_at`` set,
+    :func:`optbook.problems.landscapes.run_trajectory`, the run stops early, with ``diverged_at`` set,
     when the iterate or the loss stops being finite, or the iterate runs farther than
     ``escape_radius`` window sizes from the window's centre.
     """

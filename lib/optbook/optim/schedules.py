@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["linear_decay", "LinearDecayLR", "robbins_monro_sums"]
 

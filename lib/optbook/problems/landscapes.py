@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = [
     "Landscape",

@@ -26,8 +26,8 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import logsigmoid
 
-from ._validation import check_int
-from .rbm import (
+from optbook._validation import check_int
+from optbook.rbm.model import (
     MAX_ENUMERATED_UNITS,
     RBMGradient,
     exact_gradient,

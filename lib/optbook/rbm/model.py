@@ -42,7 +42,7 @@ from typing import NamedTuple
 import torch
 from torch.nn.functional import softplus
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = [
     "RBM",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
-from ._validation import check_int
+from optbook._validation import check_int
 
 __all__ = ["tile_images", "draw_images", "draw_bipartite"]
 

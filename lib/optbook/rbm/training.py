@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validation import check_int, check_real
-from .data import Split, minibatches
-from .rbm import RBM
-from .rbm_diagnostics import reconstruction_error
+from optbook._validation import check_int, check_real
+from optbook.data import Split, minibatches
+from optbook.rbm.diagnostics import reconstruction_error
+from optbook.rbm.model import RBM
 
 __all__ = ["RBMHistory", "train", "from_sklearn"]
 
@@ -42,7 +42,7 @@ class RBMHistory:
         log_likelihood: name of each evaluation set → exact mean :math:`\\log p(v)` in nats.
         log_partition: :math:`\\log Z` at each checkpoint.
         reconstruction_error: mean squared reconstruction error per example of the training
-            data (see :func:`optbook.rbm_diagnostics.reconstruction_error`).
+            data (see :func:`optbook.rbm.diagnostics.reconstruction_error`).
     """
 
     epochs: np.ndarray

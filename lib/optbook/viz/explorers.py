@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ._validation import check_int, check_real
-from .landscapes import Landscape, Trajectory, run_trajectories_over_lr, run_trajectory
-from .plotting import PALETTE, draw_contours
-from .widgets import LiveFigure
+from optbook._validation import check_int, check_real
+from optbook.problems.landscapes import Landscape, Trajectory, run_trajectories_over_lr, run_trajectory
+from optbook.viz.plotting import PALETTE, draw_contours
+from optbook.viz.widgets import LiveFigure
 
 __all__ = ["trajectory_race", "race_summary", "TrajectoryCache"]
 
@@ -70,7 +70,7 @@ class TrajectoryCache:
     def prefill(self, landscape: Landscape, factory: Factory, steps: int, lrs: Iterable[float],
                 **values) -> None:
         """Compute ``run(landscape, factory, steps, lr=lr, **values)`` for every ``lr`` in ``lrs``
-        in one batched run (:func:`~optbook.landscapes.run_trajectories_over_lr`; the factory's
+        in one batched run (:func:`~optbook.problems.landscapes.run_trajectories_over_lr`; the factory's
         optimiser must meet its condition), so that later calls only look up.
 
         A factory that ignores the learning rate is run once."""
@@ -142,7 +142,7 @@ def trajectory_race(
             ``lr_grid``, its ``maxsize`` is raised if needed to hold the whole grid.
         lr_grid: the ``lr`` values a slider can take. If given, every optimiser runs all of them
             on every landscape now, one batched run each
-            (:func:`~optbook.landscapes.run_trajectories_over_lr`, whose condition every
+            (:func:`~optbook.problems.landscapes.run_trajectories_over_lr`, whose condition every
             optimiser must meet: true of Algorithms 8.1–8.7), so that moving the slider only
             redraws. Other values are still computed when asked for.
 

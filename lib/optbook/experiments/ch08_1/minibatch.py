@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_bool, check_int
+from optbook._validation import check_bool, check_int
 
 __all__ = [
     "per_example_gradients",

@@ -2,7 +2,7 @@ r"""Small objectives that each show one challenge of §8.2, with analytic gradie
 
 * :func:`rnn_cliff`: the cost of the single-unit recurrent network of Pascanu et al. (2013),
   :math:`x_t = w\,\sigma(x_{t-1}) + b`, as a function of :math:`\theta = (w, b)`: a 2-D
-  :class:`~optbook.landscapes.Landscape` with a cliff (§8.2.4).
+  :class:`~optbook.problems.landscapes.Landscape` with a cliff (§8.2.4).
 * :func:`saddle_with_minima`: :math:`\tfrac12 x^2 + \tfrac14 y^4 - \tfrac12 y^2`, a saddle
   between two minima, where Newton's method is drawn to the saddle (§8.2.3).
 * :func:`wrong_side_of_mountain`: a 1-D cost with no minimum at all, only a mountain and two
@@ -21,8 +21,8 @@ import math
 import numpy as np
 import torch
 
-from ._validation import check_int, check_real
-from .landscapes import Landscape
+from optbook._validation import check_int, check_real
+from optbook.problems.landscapes import Landscape
 
 __all__ = ["tanh", "sigmoid", "rnn_cliff", "saddle_with_minima", "wrong_side_of_mountain"]
 

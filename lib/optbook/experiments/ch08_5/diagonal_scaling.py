@@ -7,8 +7,8 @@ with Hessian :math:`H` becomes one with Hessian :math:`D^{-1/2} H D^{-1/2}`. Whe
 ill-conditioning lies along the coordinate axes (:math:`H` diagonal), the right :math:`D` removes
 it entirely; when the long axis of the valley is diagonal, no diagonal :math:`D` can.
 
-:func:`rotated_quadratic` is the test surface (a :class:`~optbook.landscapes.Landscape`, so it
-runs with :func:`~optbook.landscapes.run_trajectory` and the race figures), and
+:func:`rotated_quadratic` is the test surface (a :class:`~optbook.problems.landscapes.Landscape`, so it
+runs with :func:`~optbook.problems.landscapes.run_trajectory` and the race figures), and
 :func:`jacobi_condition_number` measures the condition number left after the natural diagonal
 rescaling, :math:`D = \operatorname{diag}(H)`.
 """
@@ -20,8 +20,8 @@ import math
 import numpy as np
 import torch
 
-from ._validation import check_real
-from .landscapes import Landscape
+from optbook._validation import check_real
+from optbook.problems.landscapes import Landscape
 
 __all__ = ["rotated_quadratic", "rotated_quadratic_hessian", "jacobi_condition_number"]
 
@@ -44,7 +44,7 @@ def rotated_quadratic(kappa: float = 100.0, angle: float = 45.0) -> Landscape:
 
     With :math:`u = x\cos\varphi + y\sin\varphi` and :math:`v = -x\sin\varphi + y\cos\varphi`,
     :math:`f = \tfrac12 (u^2/\kappa + v^2)`. ``angle=0`` is
-    :func:`optbook.landscapes.quadratic` (same function, start and window); any other angle
+    :func:`optbook.problems.landscapes.quadratic` (same function, start and window); any other angle
     has the same condition number :math:`\kappa` and the same largest curvature
     :math:`L = 1`, but a valley that no per-coordinate rescaling straightens. The start point is
     the quadratic's :math:`(-9, 2)` expressed in the rotated axes, :math:`(u, v) = (-9, 2)`, so

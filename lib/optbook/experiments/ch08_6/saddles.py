@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validation import check_bool, check_int, check_real
-from .landscapes import Landscape
+from optbook._validation import check_bool, check_int, check_real
+from optbook.problems.landscapes import Landscape
 
 __all__ = ["StationaryPoint", "double_well", "double_well_points", "newton_paths", "nearest_stationary"]
 
@@ -105,7 +105,7 @@ def newton_paths(
     is the same iteration as :func:`optbook.second_order.newton` with ``line_search=None``.
 
     Args:
-        landscape: a 2-D :class:`~optbook.landscapes.Landscape`.
+        landscape: a 2-D :class:`~optbook.problems.landscapes.Landscape`.
         starts: shape ``(N, 2)`` (or ``(2,)`` for one start).
         steps: iterations.
         damping: :math:`\alpha \ge 0`, one number for every start or one per start (shape

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["centroid_margin", "class_balanced", "linear_pacing", "curriculum_batches"]
 

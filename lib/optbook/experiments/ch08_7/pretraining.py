@@ -14,7 +14,7 @@ import copy
 import torch
 from torch import nn
 
-from ._validation import check_bool, check_int
+from optbook._validation import check_bool, check_int
 
 __all__ = ["add_hidden_layer"]
 

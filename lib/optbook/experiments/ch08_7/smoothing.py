@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["gaussian_smoothing", "continuation", "ContinuationPath", "descents_per_blur"]
 
@@ -55,7 +55,7 @@ def gaussian_smoothing(
     Args:
         f: with ``dim=0``, an elementwise function of scalars (``(...) -> (...)``); with
             ``dim=d >= 1``, a function of points ``(..., d) -> (...)`` such as
-            :meth:`optbook.landscapes.Landscape.f` (``d = 2``).
+            :meth:`optbook.problems.landscapes.Landscape.f` (``d = 2``).
         sigma: the blur :math:`\sigma \ge 0`; 0 returns ``f`` itself.
         dim: see ``f``.
         n_nodes: Gauss–Hermite nodes per coordinate, at most 300 (:math:`n^d` evaluations of

@@ -15,7 +15,7 @@ Symbol map: :math:`K` = ``n_classes``, :math:`\boldsymbol z` = a row of ``logits
   ("reason about software using train and test error") as a verdict and a next step.
 
 Everything here computes and returns numbers or strings; drawing lives in
-:mod:`optbook.plotting_debugging`.
+:mod:`optbook.viz.debugging`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_int, check_real
+from optbook._validation import check_int, check_real
 
 __all__ = ["Mistakes", "confident_mistakes", "ChanceLevels", "chance_levels", "Diagnosis", "diagnose"]
 

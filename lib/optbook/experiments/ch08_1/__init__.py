@@ -1,0 +1,1 @@
+"""Experiments of §8.1 (learning vs pure optimisation): ``minibatch``."""

@@ -1,0 +1,1 @@
+"""Experiments of §8.2 (challenges): ``challenges``."""

@@ -1,0 +1,1 @@
+"""Experiments of §8.5 (adaptive learning rates): ``diagonal_scaling``."""

@@ -1,0 +1,1 @@
+"""Experiments of §8.6 (second-order methods): ``saddles``."""

@@ -1,0 +1,1 @@
+"""Experiments of §11.5 (debugging strategies): ``debugging``."""

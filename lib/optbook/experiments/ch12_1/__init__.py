@@ -1,0 +1,43 @@
+"""The experiments behind chapter 12.1, *Optimisation beyond one machine*.
+
+* :mod:`.workloads`: module-level (hence picklable) model, optimiser and objective functions
+  that the chapter hands to :func:`optbook.distributed.train_data_parallel` and to the
+  hyperparameter searches of :mod:`optbook.hpo`; spawned worker processes import them from here.
+* :mod:`.cost_models`: the communication and scheduling arithmetic the chapter draws: the ring
+  all-reduce, simulated step by step, its cost model, a GPipe pipeline schedule and the
+  stability threshold of gradient descent with stale gradients.
+"""
+
+from .cost_models import (
+    delay_stability_threshold,
+    pipeline_bubble_fraction,
+    pipeline_schedule,
+    ring_allreduce,
+    ring_allreduce_time,
+    ring_allreduce_volume,
+)
+from .workloads import (
+    DIGITS_SPACE,
+    digits_arrays,
+    digits_error,
+    digits_model,
+    digits_objective,
+    digits_optbook_momentum,
+    digits_sgd,
+)
+
+__all__ = [
+    "ring_allreduce",
+    "ring_allreduce_volume",
+    "ring_allreduce_time",
+    "pipeline_schedule",
+    "pipeline_bubble_fraction",
+    "delay_stability_threshold",
+    "DIGITS_SPACE",
+    "digits_arrays",
+    "digits_model",
+    "digits_sgd",
+    "digits_optbook_momentum",
+    "digits_error",
+    "digits_objective",
+]
