@@ -1,5 +1,6 @@
 """Optimisers written as the book's algorithms (``torch.optim.Optimizer`` subclasses)."""
 
+from .adamw import AdamW, adamw_update_, decay_weights_
 from .adaptive import (
     AdaDelta,
     AdaGrad,
@@ -12,7 +13,6 @@ from .adaptive import (
     rms,
     rmsprop_update_,
 )
-from .adamw import AdamW, adamw_update_, decay_weights_
 from .sgd import SGD, sgd_update_
 
 __all__ = [

@@ -1,0 +1,213 @@
+"""The optimisers of §8.8 (AdamW, Lion, Muon, SAM, RAdam) and the warm-up + cosine schedule:
+against torch.optim where torch has them, against the papers' algorithm boxes written out
+literally, and their errors."""
+
+import copy
+import math
+import re
+
+import pytest
+import torch
+
+from optbook.optim import Adam, AdamW
+
+torch.set_default_dtype(torch.float64)
+
+TOL = dict(rtol=1e-12, atol=1e-13)
+
+
+def _problem(seed=0, n=40, shape=(7,)):
+    """Least squares plus a wiggle, with per-step minibatches from a seeded generator. ``shape``
+    is the parameter's shape (a matrix for Muon); the model is A @ theta.flatten()."""
+    gen = torch.Generator().manual_seed(seed)
+    d = math.prod(shape)
+    A = torch.randn(n, d, generator=gen)
+    b = torch.randn(n, generator=gen)
+    batches = [torch.randint(0, n, (8,), generator=gen) for _ in range(60)]
+
+    def loss(theta, k):
+        idx = batches[k % len(batches)]
+        flat = theta.reshape(-1)
+        return 0.5 * ((A[idx] @ flat - b[idx]) ** 2).mean() + 0.1 * torch.sin(flat).sum()
+
+    theta0 = torch.randn(shape, generator=gen)
+    return loss, theta0
+
+
+def _grad(loss, theta, k):
+    theta = theta.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss(theta, k), theta)
+    return g
+
+
+def _trajectory(make_opt, steps=60, shape=(7,), dtype=torch.float64, lr_change=None):
+    loss, theta0 = _problem(shape=shape)
+    theta = theta0.to(dtype).requires_grad_(True)
+    opt = make_opt([theta])
+    path = [theta.detach().clone()]
+    for k in range(steps):
+        if lr_change is not None and k == lr_change[0]:
+            for group in opt.param_groups:
+                group["lr"] = lr_change[1]
+        opt.zero_grad()
+        loss(theta, k).backward()
+        opt.step()
+        path.append(theta.detach().clone())
+    return torch.stack(path)
+
+
+def _escape(s):
+    return re.escape(s)
+
+
+# --- AdamW ----------------------------------------------------------------------------------
+
+ADAMW_VS_TORCH = {
+    "defaults": (lambda p: AdamW(p), lambda p: torch.optim.AdamW(p)),
+    "strong-decay": (
+        lambda p: AdamW(p, lr=0.02, weight_decay=0.5),
+        lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.5),
+    ),
+    "betas-eps": (
+        lambda p: AdamW(p, lr=0.05, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.1),
+        lambda p: torch.optim.AdamW(p, lr=0.05, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.1),
+    ),
+    "no-decay": (
+        lambda p: AdamW(p, lr=0.01, weight_decay=0.0),
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ADAMW_VS_TORCH)
+def test_adamw_trajectory_equals_torch(name):
+    ours_factory, torch_factory = ADAMW_VS_TORCH[name]
+    ours = _trajectory(ours_factory)
+    ref = _trajectory(torch_factory)
+    assert (ours[0] - ours[-1]).abs().max() > 1e-2  # it moved
+    torch.testing.assert_close(ours, ref, **TOL)
+
+
+def test_adamw_follows_a_changed_lr_like_torch():
+    """The decay is lr·λ with the *current* lr, as in torch (a schedule scales both)."""
+    ours = _trajectory(lambda p: AdamW(p, lr=0.02, weight_decay=0.3), lr_change=(20, 0.005))
+    ref = _trajectory(
+        lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.3), lr_change=(20, 0.005)
+    )
+    torch.testing.assert_close(ours, ref, **TOL)
+
+
+def _loshchilov_hutter_algorithm_2(lr, rho1, rho2, delta, lam, steps):
+    """AdamW as in the paper's Algorithm 2 with schedule multiplier η_t = 1 and the decay written
+    ε λ θ (torch's convention; the paper's λ is ours times ε)."""
+    loss, theta = _problem()
+    s, r = torch.zeros_like(theta), torch.zeros_like(theta)
+    path = [theta.clone()]
+    for t in range(1, steps + 1):
+        g = _grad(loss, theta, t - 1)  # no penalty in g
+        s = rho1 * s + (1 - rho1) * g
+        r = rho2 * r + (1 - rho2) * g * g
+        s_hat, r_hat = s / (1 - rho1**t), r / (1 - rho2**t)
+        theta = theta - (lr * s_hat / (torch.sqrt(r_hat) + delta) + lr * lam * theta)
+        path.append(theta.clone())
+    return torch.stack(path)
+
+
+def test_adamw_is_the_papers_algorithm():
+    ours = _trajectory(lambda p: AdamW(p, lr=0.03, weight_decay=0.2))
+    ref = _loshchilov_hutter_algorithm_2(0.03, 0.9, 0.999, 1e-8, 0.2, 60)
+    torch.testing.assert_close(ours, ref, **TOL)
+
+
+def test_adamw_without_decay_is_adam_bit_for_bit():
+    adamw = _trajectory(lambda p: AdamW(p, lr=0.01, weight_decay=0.0))
+    adam = _trajectory(lambda p: Adam(p, lr=0.01))
+    assert torch.equal(adamw, adam)
+
+
+def test_l2_in_adam_is_not_weight_decay():
+    """The docstring's argument, checked on one step from s = r = 0 with a gradient that is large
+    in one coordinate and zero in the other. With the penalty (λ/2)|θ|² in the loss, Adam's first
+    step is ≈ ε sign(g + λθ) (bias correction makes it sign-like): the coordinate without a
+    gradient is pulled back by ε, whatever λ is, because the penalty is divided by its own size.
+    AdamW shrinks every weight by the same factor 1 − ελ."""
+    lam, lr = 0.1, 0.01
+    theta0 = torch.tensor([1.0, 1.0])
+    g = torch.tensor([10.0, 0.0])
+    l2 = theta0.clone().requires_grad_(True)
+    opt = Adam([l2], lr=lr)
+    l2.grad = g + lam * theta0  # gradient of the L2-penalised loss
+    opt.step()
+    dec = theta0.clone().requires_grad_(True)
+    opt = AdamW([dec], lr=lr, weight_decay=lam)
+    dec.grad = g.clone()
+    opt.step()
+    # Adam + L2: both coordinates move by ≈ ε, whatever λ is (penalty divided by √r).
+    torch.testing.assert_close(theta0 - l2.detach(), torch.full((2,), lr), rtol=1e-6, atol=0)
+    # AdamW: the first coordinate shrinks and moves by ≈ ε; the second only shrinks, by ε λ θ.
+    expected = theta0 * (1 - lr * lam) - lr * g / (g.abs() + 1e-8)
+    torch.testing.assert_close(dec.detach(), expected, rtol=1e-14, atol=0)
+    assert (theta0 - dec.detach())[1] < 0.2 * (theta0 - l2.detach())[1]
+
+
+def test_adamw_decay_never_enters_the_moments():
+    p = torch.tensor([2.0, -3.0], requires_grad=True)
+    opt = AdamW([p], lr=0.1, weight_decay=0.5)
+    g = torch.tensor([0.3, 0.0])
+    p.grad = g.clone()
+    opt.step()
+    torch.testing.assert_close(opt.state[p]["s"], 0.1 * g, rtol=1e-15, atol=0)
+    torch.testing.assert_close(opt.state[p]["r"], 0.001 * g * g, rtol=1e-15, atol=0)
+    # zero gradient: only the decay moves the coordinate
+    assert p.detach()[1].item() == -3.0 * (1 - 0.1 * 0.5)
+
+
+def test_adamw_state_dict_round_trip_and_groups():
+    loss, theta0 = _problem()
+    p = theta0.clone().requires_grad_(True)
+    opt = AdamW([p], lr=0.01, weight_decay=0.1)
+    for k in range(5):
+        opt.zero_grad()
+        loss(p, k).backward()
+        opt.step()
+    q = p.detach().clone().requires_grad_(True)
+    opt2 = AdamW([q])
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert opt2.param_groups[0]["weight_decay"] == 0.1
+    for o, t in ((opt, p), (opt2, q)):
+        o.zero_grad()
+        loss(t, 5).backward()
+        o.step()
+    assert torch.equal(p.detach(), q.detach())
+    a, b = torch.ones(1, requires_grad=True), torch.ones(1, requires_grad=True)
+    opt = AdamW([{"params": [a]}, {"params": [b], "weight_decay": 0.0}], lr=0.1, weight_decay=1.0)
+    a.grad, b.grad = torch.zeros(1), torch.zeros(1)
+    opt.step()
+    assert a.item() == 0.9 and b.item() == 1.0
+
+
+ADAMW_BAD = [
+    (dict(weight_decay=-0.1), ValueError, "weight_decay must be >= 0.0, got -0.1"),
+    (dict(weight_decay=float("nan")), ValueError, "weight_decay must be finite, got nan"),
+    (dict(weight_decay="0.1"), TypeError, "weight_decay must be a real number, got '0.1'"),
+    (
+        dict(lr=0.5, weight_decay=3.0),
+        ValueError,
+        "lr * weight_decay must be <= 1 (the weights are multiplied by 1 - lr * weight_decay "
+        "each step), got lr=0.5, weight_decay=3.0",
+    ),
+    (dict(lr=0.0), ValueError, "lr must be > 0.0, got 0.0"),
+    (dict(betas=(0.9, 1.0)), ValueError, "betas[1] must be < 1.0, got 1.0"),
+    (dict(eps=0.0), ValueError, "eps must be > 0.0, got 0.0"),
+]
+
+
+@pytest.mark.parametrize("kw,exc,match", ADAMW_BAD)
+def test_adamw_bad_arguments(kw, exc, match):
+    p, q = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    with pytest.raises(exc, match=_escape(match)):
+        AdamW([p], **kw)
+    opt = AdamW([p])
+    with pytest.raises(exc, match=_escape(match)):
+        opt.add_param_group({"params": [q], **kw})
+    assert len(opt.param_groups) == 1
