@@ -1,0 +1,132 @@
+r"""Communication and scheduling arithmetic for chapter 12.1 (computes, never draws).
+
+* :func:`ring_allreduce` runs the ring all-reduce of Patarasuk & Yuan (2009) step by step on
+  ``p`` NumPy arrays and counts what each worker sends; :func:`ring_allreduce_volume` and
+  :func:`ring_allreduce_time` are its cost model (Thakur, Rabenseifner & Gropp 2005):
+
+  .. math::  V(p) = 2\,\frac{p-1}{p}\,N, \qquad T(p) = 2(p-1)\,\alpha + 2\,\frac{p-1}{p}\,N\beta,
+
+  with :math:`N` the number of gradient entries, :math:`\alpha` the latency of one message
+  and :math:`\beta` the time to send one entry.
+* :func:`pipeline_schedule` is the GPipe schedule (Huang et al. 2019) of ``n_micro`` micro-batches
+  through ``n_stages`` pipeline stages; :func:`pipeline_bubble_fraction` its idle share
+  :math:`(K-1)/(M+K-1)`.
+* :func:`delay_stability_threshold` is the largest :math:`\epsilon\lambda` for which gradient
+  descent with gradients :math:`\tau` steps old converges on a quadratic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from optbook._validation import check_int, check_real
+
+__all__ = [
+    "ring_allreduce",
+    "ring_allreduce_volume",
+    "ring_allreduce_time",
+    "pipeline_schedule",
+    "pipeline_bubble_fraction",
+    "delay_stability_threshold",
+]
+
+
+def ring_allreduce(arrays) -> tuple[list[np.ndarray], np.ndarray]:
+    r"""Sum ``p`` equally long 1-D arrays with the ring algorithm; every worker ends with the sum.
+
+    Each array is cut into ``p`` chunks. *Reduce-scatter*: in each of ``p - 1`` steps, worker
+    ``i`` sends one chunk to worker ``i + 1`` (mod ``p``), which adds it to its own copy; after
+    them, worker ``i`` holds the complete sum of chunk ``i + 1``. *All-gather*: ``p - 1`` more
+    steps pass the finished chunks round the ring. No worker ever sends more than a chunk at a
+    time, so every link of the ring is busy in every step and none is a bottleneck.
+
+    Returns ``(results, sent)``: each worker's copy of the sum, and the number of entries each
+    worker sent, which is :func:`ring_allreduce_volume` ``(p, N)`` when ``p`` divides ``N``.
+    """
+    bufs = [np.array(a, dtype=np.float64, copy=True) for a in arrays]
+    p = len(bufs)
+    if p < 1:
+        raise ValueError("arrays must hold at least one array")
+    n = bufs[0].shape
+    if any(b.ndim != 1 or b.shape != n for b in bufs):
+        raise ValueError(f"arrays must be 1-D and of equal length, got shapes {[b.shape for b in bufs]}")
+    bounds = np.linspace(0, n[0], p + 1).round().astype(int)
+    chunk = [slice(bounds[c], bounds[c + 1]) for c in range(p)]
+    sent = np.zeros(p, dtype=np.int64)
+    for s in range(p - 1):  # reduce-scatter
+        msgs = [(i, (i - s) % p, bufs[i][chunk[(i - s) % p]].copy()) for i in range(p)]
+        for i, c, data in msgs:  # all sends of a step happen at once
+            bufs[(i + 1) % p][chunk[c]] += data
+            sent[i] += data.size
+    for s in range(p - 1):  # all-gather
+        msgs = [(i, (i + 1 - s) % p, bufs[i][chunk[(i + 1 - s) % p]].copy()) for i in range(p)]
+        for i, c, data in msgs:
+            bufs[(i + 1) % p][chunk[c]] = data
+            sent[i] += data.size
+    return bufs, sent
+
+
+def ring_allreduce_volume(p: int, n: float) -> float:
+    r"""Entries each worker sends (and receives) in a ring all-reduce of ``n`` entries: :math:`2(p-1)N/p`."""
+    p = check_int("p", p, low=1)
+    n = check_real("n", n, low=0.0)
+    return 2.0 * (p - 1) / p * n
+
+
+def ring_allreduce_time(p: int, n: float, alpha: float, beta: float) -> float:
+    r"""Modelled time of a ring all-reduce: :math:`2(p-1)\alpha + 2(p-1)N\beta/p`.
+
+    ``alpha`` is the latency of one message (seconds), ``beta`` the time to send one entry
+    (seconds per entry, the inverse of the bandwidth). The reduction's additions are left out:
+    they are :math:`(p-1)N\gamma/p`, far below the communication on any real network.
+    """
+    alpha = check_real("alpha", alpha, low=0.0)
+    beta = check_real("beta", beta, low=0.0)
+    p = check_int("p", p, low=1)
+    return 2.0 * (p - 1) * alpha + ring_allreduce_volume(p, n) * beta
+
+
+def pipeline_schedule(n_stages: int, n_micro: int) -> list[tuple[int, int, int, str]]:
+    r"""The GPipe schedule: every micro-batch forward through all stages, then all backward.
+
+    A minibatch is cut into ``n_micro`` (:math:`M`) micro-batches; stage :math:`k` of
+    ``n_stages`` (:math:`K`) holds one contiguous block of layers on its own device. Stage
+    :math:`k` runs the forward pass of micro-batch :math:`m` in time slot :math:`k + m`; after
+    the last forward pass the backward passes run in the mirror order. Gradients of all
+    micro-batches are summed and the optimiser steps once, so the update is that of the whole
+    minibatch. Every pass is taken to last one slot.
+
+    Returns ``[(stage, slot, micro_batch, "F" or "B"), ...]`` sorted by slot, then stage.
+    """
+    K = check_int("n_stages", n_stages, low=1)
+    M = check_int("n_micro", n_micro, low=1)
+    t_back = M + K - 1  # the first slot after the last forward pass
+    tasks = [(k, k + m, m, "F") for k in range(K) for m in range(M)]
+    tasks += [(k, t_back + (K - 1 - k) + m, m, "B") for k in range(K) for m in range(M)]
+    return sorted(tasks, key=lambda task: (task[1], task[0]))
+
+
+def pipeline_bubble_fraction(n_stages: int, n_micro: int) -> float:
+    r"""The idle share of the GPipe schedule, :math:`(K-1)/(M+K-1)` (Huang et al. 2019)."""
+    K = check_int("n_stages", n_stages, low=1)
+    M = check_int("n_micro", n_micro, low=1)
+    return (K - 1) / (M + K - 1)
+
+
+def delay_stability_threshold(tau: int) -> float:
+    r"""Largest :math:`a = \epsilon\lambda` for which :math:`x_{t+1} = x_t - a\,x_{t-\tau}` converges.
+
+    This is gradient descent with learning rate :math:`\epsilon` on :math:`\tfrac\lambda2 x^2`
+    when each gradient is :math:`\tau` steps old. The recursion converges for every start iff
+    all roots of :math:`z^{\tau+1} - z^\tau + a` lie inside the unit circle, which holds iff
+
+    .. math::  0 < a < 2\sin\frac{\pi}{2(2\tau+1)}
+
+    (Levin & May 1976): 2 for fresh gradients, 1 for :math:`\tau = 1`, and close to
+    :math:`\pi/(2\tau+1)` for large :math:`\tau`, so the largest stable learning rate falls
+    like :math:`1/\tau`.
+    """
+    tau = check_int("tau", tau, low=0)
+    return 2.0 * math.sin(math.pi / (2 * (2 * tau + 1)))

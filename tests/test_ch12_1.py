@@ -1,0 +1,164 @@
+"""Chapter 12.1's experiment helpers: the ring all-reduce, its cost model, the GPipe schedule,
+the stale-gradient stability threshold and the picklable digits workloads."""
+
+import itertools
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from optbook.experiments.ch12_1 import (
+    DIGITS_SPACE,
+    delay_stability_threshold,
+    digits_arrays,
+    digits_error,
+    digits_model,
+    digits_objective,
+    digits_optbook_momentum,
+    digits_sgd,
+    pipeline_bubble_fraction,
+    pipeline_schedule,
+    ring_allreduce,
+    ring_allreduce_time,
+    ring_allreduce_volume,
+)
+
+
+@pytest.mark.parametrize("p, n", [(1, 5), (2, 8), (3, 7), (4, 12), (5, 3), (6, 60)])
+def test_ring_allreduce_gives_every_worker_the_sum(p, n):
+    rng = np.random.default_rng(p * 100 + n)
+    arrays = [rng.standard_normal(n) for _ in range(p)]
+    before = [a.copy() for a in arrays]
+    results, sent = ring_allreduce(arrays)
+    total = np.sum(arrays, axis=0)
+    assert len(results) == p
+    for r in results:
+        np.testing.assert_allclose(r, total, rtol=1e-13, atol=1e-13)
+    # every chunk travels p - 1 times in each phase: 2 (p - 1) n entries over all workers
+    assert sent.sum() == 2 * (p - 1) * n
+    for a, b in zip(arrays, before, strict=True):  # the inputs are left alone
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("p", [2, 3, 4, 8])
+def test_ring_traffic_per_worker_is_the_cost_model(p):
+    n = 24 * p
+    _, sent = ring_allreduce([np.ones(n) for _ in range(p)])
+    assert np.all(sent == ring_allreduce_volume(p, n))
+    assert ring_allreduce_volume(p, n) == 2 * (p - 1) * n / p
+    assert ring_allreduce_volume(1, n) == 0.0
+
+
+def test_ring_time_model():
+    alpha, beta, n = 5e-6, 1e-9, 10**6
+    for p in (1, 2, 4, 64):
+        assert ring_allreduce_time(p, n, alpha, beta) == pytest.approx(
+            2 * (p - 1) * alpha + 2 * (p - 1) / p * n * beta, rel=1e-15)
+    # bandwidth term saturates at 2 N beta, latency term grows linearly in p
+    assert ring_allreduce_time(1024, n, 0.0, beta) < 2 * n * beta
+
+
+def test_ring_errors():
+    with pytest.raises(ValueError, match="equal length"):
+        ring_allreduce([np.ones(3), np.ones(4)])
+    with pytest.raises(ValueError, match="at least one"):
+        ring_allreduce([])
+    with pytest.raises(ValueError, match="p must be"):
+        ring_allreduce_volume(0, 10)
+    with pytest.raises(ValueError, match="alpha"):
+        ring_allreduce_time(2, 10, -1.0, 1.0)
+
+
+@pytest.mark.parametrize("K, M", [(1, 1), (1, 4), (4, 1), (4, 4), (3, 8)])
+def test_pipeline_schedule_respects_dependencies(K, M):
+    tasks = pipeline_schedule(K, M)
+    assert len(tasks) == 2 * K * M
+    slot = {(k, m, ph): t for k, t, m, ph in tasks}
+    assert len(slot) == 2 * K * M  # each pass exactly once
+    busy = {(k, t) for k, t, _, _ in tasks}
+    assert len(busy) == len(tasks)  # a stage does one thing at a time
+    for k, m in itertools.product(range(K), range(M)):
+        if k > 0:
+            assert slot[(k, m, "F")] > slot[(k - 1, m, "F")]
+        if k < K - 1:
+            assert slot[(k, m, "B")] > slot[(k + 1, m, "B")]
+        assert slot[(k, m, "B")] > slot[(K - 1, m, "F")]  # backward only after the loss
+    T = max(t for _, t, _, _ in tasks) + 1
+    assert T == 2 * (M + K - 1)
+    idle = 1 - len(tasks) / (K * T)
+    assert idle == pytest.approx(pipeline_bubble_fraction(K, M), abs=1e-15)
+    assert pipeline_bubble_fraction(K, M) == (K - 1) / (M + K - 1)
+
+
+def test_pipeline_errors():
+    with pytest.raises(ValueError, match="n_stages"):
+        pipeline_schedule(0, 3)
+    with pytest.raises(TypeError, match="n_micro"):
+        pipeline_bubble_fraction(2, 1.5)
+
+
+def _spectral_radius(a, tau):
+    # x_{t+1} = x_t - a x_{t - tau}: characteristic polynomial z^{tau+1} - z^tau + a
+    coeffs = np.zeros(tau + 2)
+    coeffs[0], coeffs[1], coeffs[-1] = 1.0, -1.0, a
+    if tau == 0:
+        coeffs = np.array([1.0, a - 1.0])
+    return np.abs(np.roots(coeffs)).max()
+
+
+@pytest.mark.parametrize("tau", range(0, 12))
+def test_delay_threshold_is_where_the_recursion_turns_unstable(tau):
+    a_star = delay_stability_threshold(tau)
+    assert _spectral_radius(0.99 * a_star, tau) < 1.0
+    assert _spectral_radius(1.01 * a_star, tau) > 1.0
+    # and a literal run of the recursion agrees
+    for a, grows in ((0.9 * a_star, False), (1.1 * a_star, True)):
+        x = [1.0] * (tau + 1)
+        for _ in range(4000):
+            x.append(x[-1] - a * x[-1 - tau])
+            if abs(x[-1]) > 1e6:
+                break
+        assert (abs(x[-1]) > 1.0) == grows, (a, x[-1])
+
+
+def test_delay_threshold_values():
+    assert delay_stability_threshold(0) == pytest.approx(2.0, abs=1e-15)
+    assert delay_stability_threshold(1) == pytest.approx(1.0, abs=1e-15)
+    for tau in (10, 100, 1000):  # about pi / (2 tau + 1)
+        assert delay_stability_threshold(tau) == pytest.approx(math.pi / (2 * tau + 1), rel=2e-3)
+    with pytest.raises(ValueError, match="tau"):
+        delay_stability_threshold(-1)
+
+
+def test_workloads_are_picklable_and_seeded():
+    for fn in (digits_model, digits_sgd, digits_optbook_momentum, digits_objective, digits_error):
+        assert pickle.loads(pickle.dumps(fn)) is fn
+    a, b = digits_model(), digits_model()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert p.dtype == torch.float64 and torch.equal(p, q)
+    assert isinstance(digits_sgd(a.parameters()), torch.optim.SGD)
+    X, y, Xv, yv = digits_arrays()
+    assert X.shape == (1077, 64) and Xv.shape == (360, 64) and X.dtype == torch.float64
+    X[:] = 0  # a copy: the next call is untouched
+    assert digits_arrays()[0].abs().sum() > 0
+    err = digits_error(a.state_dict())
+    manual = (a(Xv).argmax(1) != yv).double().mean().item()
+    assert err == manual and 0.7 < err < 1.0  # untrained: about chance
+
+
+def test_digits_objective():
+    p = {"lr": 0.5, "weight_decay": 1e-5, "width": 31.6}
+    v1, v3 = digits_objective(p, 1), digits_objective(p, 3)
+    assert v1 == digits_objective(dict(p), 1.0)  # deterministic; integral floats accepted
+    assert v3 < v1 < 0.9  # more epochs help at a good learning rate
+    assert set(DIGITS_SPACE) == {"lr", "weight_decay", "width"}
+    with pytest.raises(ValueError, match="resource"):
+        digits_objective(p, 0)
+    with pytest.raises(TypeError, match="resource"):
+        digits_objective(p, 1.5)
+    with pytest.raises(ValueError, match="params"):
+        digits_objective({"lr": 0.1}, 1)
+    with pytest.raises(ValueError, match="lr"):
+        digits_objective({**p, "lr": -1.0}, 1)
