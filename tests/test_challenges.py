@@ -121,3 +121,17 @@ def test_bad_arguments():
         rnn_cliff(target=1.0)
     with pytest.raises(TypeError, match="x0 must be a real number"):
         rnn_cliff(x0="0.5")
+
+
+def test_saddle_with_minima_is_the_double_well_turned_and_scaled():
+    """§8.2's surface is §8.6's double well D (c = 0, b = 2): f(x, y) = D(y, x)/4 - 1/4, written out."""
+    from optbook.problems.landscapes import double_well
+
+    gen = torch.Generator().manual_seed(3)
+    x, y = (3 * torch.randn(2, 100, generator=gen, dtype=torch.float64)).unbind()
+    f, fx, fy = saddle_with_minima().value_and_grad(x, y)
+    torch.testing.assert_close(f, 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(fx, x, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(fy, y**3 - y, rtol=1e-14, atol=1e-14)
+    d, _, _ = double_well(0.0, 2.0).value_and_grad(y, x)
+    torch.testing.assert_close(f, 0.25 * d - 0.25, rtol=0, atol=0)

@@ -1,18 +1,16 @@
 """optbook.experiments.ch08_6.saddles: the double well's stationary points (by autograd), and the
-batched Newton
-iteration against optbook.second_order.newton run one start at a time."""
+batched Newton iteration against optbook.second_order.newton run one start at a time."""
 
 import numpy as np
 import pytest
 import torch
 
 from optbook.experiments.ch08_6.saddles import (
-    double_well,
     double_well_points,
     nearest_stationary,
     newton_paths,
 )
-from optbook.problems.landscapes import quadratic, saddle
+from optbook.problems.landscapes import double_well, quadratic, saddle
 from optbook.second_order import newton
 
 torch.set_default_dtype(torch.float64)

@@ -19,6 +19,7 @@ from optbook.second_order import (
     linear_conjugate_gradient,
     newton,
     newton_direction,
+    newton_directions,
     strong_wolfe,
     two_loop_recursion,
 )
@@ -218,6 +219,28 @@ def test_newton_direction_variants():
     assert torch.dot(newton_direction(g, H), g) > 0  # uphill: H is indefinite
     assert torch.dot(newton_direction(g, H, make_positive_definite=True), g) < 0
     assert newton_direction(g, torch.zeros(3, 3)) is None  # singular
+
+
+def test_newton_directions_batch_equals_one_at_a_time():
+    """The batched step (per-row damping, saddle-free, singular and non-finite rows) against
+    numpy's solve of each problem alone."""
+    gen = torch.Generator().manual_seed(1)
+    A = torch.randn(6, 3, 3, generator=gen, dtype=torch.float64)
+    H = A + A.transpose(1, 2)
+    H[3] = 0.0  # singular
+    H[4, 0, 0] = float("inf")  # not finite
+    g = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    alpha = torch.tensor([0.0, 0.5, 2.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+    for saddle_free in (False, True):
+        d, ok = newton_directions(g, H, damping=alpha, saddle_free=saddle_free)
+        assert ok.tolist() == [True, True, True, False, False, True]
+        for i in (0, 1, 2, 5):
+            lam, V = np.linalg.eigh(H[i].numpy())
+            B = V @ np.diag(np.abs(lam)) @ V.T if saddle_free else H[i].numpy()
+            expected = -np.linalg.solve(B + alpha[i].item() * np.eye(3), g[i].numpy())
+            np.testing.assert_allclose(d[i].numpy(), expected, rtol=1e-10, atol=1e-12)
+            single = newton_direction(g[i], H[i], damping=alpha[i].item(), saddle_free=saddle_free)
+            np.testing.assert_allclose(single.numpy(), d[i].numpy(), rtol=1e-12, atol=1e-14)
 
 
 # ------------------------------------------------------------------ conjugate gradients

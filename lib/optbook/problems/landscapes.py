@@ -23,6 +23,7 @@ import torch
 from optbook._validation import check_int, check_real
 
 __all__ = [
+    "double_well",
     "Landscape",
     "Trajectory",
     "quadratic",
@@ -151,6 +152,37 @@ def monkey_saddle() -> Landscape:
 
     return Landscape("monkey saddle", value_and_grad, x0=(1.5, 0.3), xlim=(-2.0, 2.0),
                      ylim=(-2.0, 2.0))
+
+
+def double_well(coupling: float = 0.5, stiffness: float = 1.0) -> Landscape:
+    r"""Two valleys and a pass between them: :math:`f(x, y) = (x^2 - 1)^2 + b\,(y - c x)^2`.
+
+    With :math:`c` = ``coupling`` and :math:`b` = ``stiffness`` > 0, the gradient vanishes where
+    :math:`y = c x` and :math:`4x(x^2 - 1) = 0`: two global minima :math:`(\pm 1, \pm c)` with
+    :math:`f = 0`, and a saddle at the origin with :math:`f = 1`, whose Hessian
+    :math:`\begin{pmatrix} -4 + 2bc^2 & -2bc \\ -2bc & 2b \end{pmatrix}` has determinant
+    :math:`-8b < 0` for every :math:`c`. A non-zero :math:`c` tilts the escape direction away
+    from the axes. The landscape's ``minimiser`` is :math:`(1, c)`, one of the two
+    (see :func:`double_well_points`); ``lipschitz`` is the largest Hessian eigenvalue there.
+    """
+    c = check_real("coupling", coupling)
+    b = check_real("stiffness", stiffness, low=0.0, low_open=True)
+
+    def value_and_grad(x, y):
+        u, r = x * x - 1.0, y - c * x
+        return u * u + b * r * r, 4.0 * x * u - 2.0 * b * c * r, 2.0 * b * r
+
+    h11, h12, h22 = 8.0 + 2.0 * b * c * c, -2.0 * b * c, 2.0 * b
+    lam_max = 0.5 * (h11 + h22) + float(np.hypot(0.5 * (h11 - h22), h12))
+    return Landscape(
+        name="double well",
+        value_and_grad=value_and_grad,
+        x0=(0.3, 1.5),
+        xlim=(-2.0, 2.0),
+        ylim=(-2.0, 2.0),
+        minimiser=(1.0, c),
+        lipschitz=lam_max,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ from .bfgs import bfgs, bfgs_update
 from .conjugate_gradient import cg_beta, conjugate_gradient, linear_conjugate_gradient
 from .lbfgs import lbfgs, two_loop_recursion
 from .line_search import LineSearchResult, backtracking, cubic_minimizer, strong_wolfe
-from .newton import newton, newton_direction
+from .newton import newton, newton_direction, newton_directions
 
 __all__ = [
     "OptimizeResult",
     "LineSearchResult",
     "newton",
     "newton_direction",
+    "newton_directions",
     "conjugate_gradient",
     "cg_beta",
     "linear_conjugate_gradient",

@@ -42,26 +42,54 @@ def newton_direction(
     Cholesky factorisation succeeds (Nocedal & Wright Algorithm 3.3, :math:`\beta = 10^{-3}`),
     which makes :math:`d` a descent direction for a line search.
     """
-    n = g.numel()
-    B = H
-    if saddle_free:
-        lam, V = torch.linalg.eigh(0.5 * (H + H.T))
-        B = (V * lam.abs()) @ V.T
-    eye = torch.eye(n, dtype=H.dtype)
-    B = B + damping * eye
+    if not make_positive_definite:
+        d, ok = newton_directions(g[None], H[None], damping=damping, saddle_free=saddle_free)
+        return d[0] if bool(ok[0]) else None
+    B = _curvature_matrix(H, damping, saddle_free)
     if not torch.isfinite(B).all():
         return None
-    if make_positive_definite:
-        beta = 1e-3 * max(1.0, B.diagonal().abs().max().item())  # scale-aware β
-        tau = 0.0 if B.diagonal().min() > 0 else beta - B.diagonal().min().item()
-        for _ in range(200):  # τ doubles: 200 tries reach any finite shift
-            L, info = torch.linalg.cholesky_ex(B + tau * eye)
-            if info == 0:
-                return -torch.cholesky_solve(g[:, None], L).squeeze(1)
-            tau = max(2.0 * tau, beta)
-        return None
-    d, info = torch.linalg.solve_ex(B, -g)
-    return d if info == 0 and torch.isfinite(d).all() else None
+    eye = torch.eye(g.numel(), dtype=H.dtype)
+    beta = 1e-3 * max(1.0, B.diagonal().abs().max().item())  # scale-aware β
+    tau = 0.0 if B.diagonal().min() > 0 else beta - B.diagonal().min().item()
+    for _ in range(200):  # τ doubles: 200 tries reach any finite shift
+        L, info = torch.linalg.cholesky_ex(B + tau * eye)
+        if info == 0:
+            return -torch.cholesky_solve(g[:, None], L).squeeze(1)
+        tau = max(2.0 * tau, beta)
+    return None
+
+
+def _curvature_matrix(H: torch.Tensor, damping, saddle_free: bool) -> torch.Tensor:
+    r""":math:`B + \alpha I` with :math:`B = H` or :math:`|H|`, for one ``(n, n)`` matrix or a batch
+    ``(N, n, n)``; ``damping`` is a number or one per matrix."""
+    B = H
+    if saddle_free:
+        lam, V = torch.linalg.eigh(0.5 * (H + H.transpose(-1, -2)))
+        B = (V * lam.abs().unsqueeze(-2)) @ V.transpose(-1, -2)
+    alpha = torch.as_tensor(damping, dtype=H.dtype)
+    if alpha.ndim:
+        alpha = alpha[:, None, None]
+    return B + alpha * torch.eye(H.shape[-1], dtype=H.dtype)
+
+
+def newton_directions(
+    g: torch.Tensor, H: torch.Tensor, *, damping=0.0, saddle_free: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The Newton step :math:`d = -(B + \alpha I)^{-1} g` for a batch of problems at once.
+
+    ``g`` has shape ``(N, n)``, ``H`` ``(N, n, n)``, ``damping`` is one number or one per problem
+    (shape ``(N,)``); :math:`B = H`, or :math:`|H|` when ``saddle_free``. Returns ``(d, ok)``:
+    the steps, shape ``(N, n)``, and a boolean mask of the rows where :math:`B + \alpha I` was
+    finite and non-singular and the step finite (elsewhere ``d`` is meaningless).
+    :func:`newton_direction` is this with ``N = 1``; the §8.6 experiment
+    :func:`optbook.experiments.ch08_6.saddles.newton_paths` runs it on thousands of starts.
+    """
+    B = _curvature_matrix(H, damping, saddle_free)
+    finite = torch.isfinite(B).flatten(1).all(1)
+    eye = torch.eye(B.shape[-1], dtype=B.dtype)
+    d, info = torch.linalg.solve_ex(torch.where(finite[:, None, None], B, eye), -g)
+    ok = finite & (info == 0) & torch.isfinite(d).all(1)
+    return d, ok
 
 
 def newton(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from optbook._validation import check_int, check_real
-from optbook.problems.landscapes import Landscape
+from optbook.problems.landscapes import Landscape, double_well
 
 __all__ = ["tanh", "sigmoid", "rnn_cliff", "saddle_with_minima", "wrong_side_of_mountain"]
 
@@ -101,10 +101,17 @@ def saddle_with_minima() -> Landscape:
     curvature along :math:`y` is negative, and there the pure Newton step in :math:`y`,
     :math:`y \leftarrow 2y^3/(3y^2 - 1)`, moves *towards* the saddle: Newton's method converges to
     it, while gradient descent, :math:`y \leftarrow y\,(1 + \epsilon(1 - y^2))`, is pushed away.
+
+    It is §8.6's :func:`~optbook.problems.landscapes.double_well` :math:`D` with coupling
+    :math:`c = 0` and stiffness :math:`b = 2`, axes swapped and scaled so that the minima sit at
+    :math:`f = -\tfrac14` on the :math:`y` axis: :math:`f(x, y) = \tfrac14 D(y, x) - \tfrac14`.
     """
 
-    def value_and_grad(x, y):
-        return 0.5 * x * x + 0.25 * y ** 4 - 0.5 * y * y, 1.0 * x, y * y * y - y
+    well = double_well(coupling=0.0, stiffness=2.0)
+
+    def value_and_grad(x, y):  # f(x, y) = D(y, x)/4 - 1/4, D the double well with c = 0, b = 2
+        d, d_y, d_x = well.value_and_grad(y, x)
+        return 0.25 * d - 0.25, 0.25 * d_x, 0.25 * d_y
 
     return Landscape("saddle between two minima", value_and_grad, x0=(1.5, 1e-3),
                      xlim=(-1.8, 1.8), ylim=(-1.5, 1.5), minimiser=(0.0, 1.0), lipschitz=2.0)

@@ -1,9 +1,9 @@
 r"""Where Newton's method goes (§8.6.1): a surface with two minima and a saddle, Newton's
 iteration run from thousands of starts at once, and the stationary point each run reaches.
 
-:func:`double_well` is the test surface. :func:`newton_paths` runs the pure, damped or
-saddle-free Newton iteration of :func:`optbook.second_order.newton_direction` from a whole
-batch of 2-D starts in one set of tensor operations (gradients and Hessians by autograd), so a
+The test surface is :func:`optbook.problems.landscapes.double_well`. :func:`newton_paths` runs
+the pure, damped or saddle-free Newton step of :func:`optbook.second_order.newton_directions`
+from a whole batch of 2-D starts in one set of tensor operations (gradients and Hessians by autograd), so a
 basin-of-attraction map or a slider costs milliseconds. :func:`nearest_stationary` labels the
 end points. Computation only: drawing is left to the notebook.
 """
@@ -17,8 +17,9 @@ import torch
 
 from optbook._validation import check_bool, check_int, check_real
 from optbook.problems.landscapes import Landscape
+from optbook.second_order.newton import newton_directions
 
-__all__ = ["StationaryPoint", "double_well", "double_well_points", "newton_paths", "nearest_stationary"]
+__all__ = ["StationaryPoint", "double_well_points", "newton_paths", "nearest_stationary"]
 
 
 @dataclass(frozen=True)
@@ -28,37 +29,6 @@ class StationaryPoint:
     x: float
     y: float
     kind: str
-
-
-def double_well(coupling: float = 0.5, stiffness: float = 1.0) -> Landscape:
-    r"""Two valleys and a pass between them: :math:`f(x, y) = (x^2 - 1)^2 + b\,(y - c x)^2`.
-
-    With :math:`c` = ``coupling`` and :math:`b` = ``stiffness`` > 0, the gradient vanishes where
-    :math:`y = c x` and :math:`4x(x^2 - 1) = 0`: two global minima :math:`(\pm 1, \pm c)` with
-    :math:`f = 0`, and a saddle at the origin with :math:`f = 1`, whose Hessian
-    :math:`\begin{pmatrix} -4 + 2bc^2 & -2bc \\ -2bc & 2b \end{pmatrix}` has determinant
-    :math:`-8b < 0` for every :math:`c`. A non-zero :math:`c` tilts the escape direction away
-    from the axes. The landscape's ``minimiser`` is :math:`(1, c)`, one of the two
-    (see :func:`double_well_points`); ``lipschitz`` is the largest Hessian eigenvalue there.
-    """
-    c = check_real("coupling", coupling)
-    b = check_real("stiffness", stiffness, low=0.0, low_open=True)
-
-    def value_and_grad(x, y):
-        u, r = x * x - 1.0, y - c * x
-        return u * u + b * r * r, 4.0 * x * u - 2.0 * b * c * r, 2.0 * b * r
-
-    h11, h12, h22 = 8.0 + 2.0 * b * c * c, -2.0 * b * c, 2.0 * b
-    lam_max = 0.5 * (h11 + h22) + float(np.hypot(0.5 * (h11 - h22), h12))
-    return Landscape(
-        name="double well",
-        value_and_grad=value_and_grad,
-        x0=(0.3, 1.5),
-        xlim=(-2.0, 2.0),
-        ylim=(-2.0, 2.0),
-        minimiser=(1.0, c),
-        lipschitz=lam_max,
-    )
 
 
 def double_well_points(coupling: float = 0.5) -> list[StationaryPoint]:
@@ -98,6 +68,7 @@ def newton_paths(
 ) -> np.ndarray:
     r"""Newton's iteration :math:`\theta \leftarrow \theta - (B + \alpha I)^{-1} g` from every start.
 
+    The step is :func:`optbook.second_order.newton_directions`, on every start at once;
     :math:`B = H` (pure Newton when :math:`\alpha` = ``damping`` is 0, the book's eq. 8.27;
     damped Newton, eq. 8.28, otherwise) or :math:`B = |H| = V|\Lambda|V^\top` when
     ``saddle_free`` (Dauphin et al., 2014). The step length is always 1: no line search, which
@@ -138,7 +109,6 @@ def newton_paths(
 
     centre = torch.tensor([sum(landscape.xlim) / 2, sum(landscape.ylim) / 2], dtype=torch.float64)
     size = max(landscape.xlim[1] - landscape.xlim[0], landscape.ylim[1] - landscape.ylim[0])
-    eye = torch.eye(2, dtype=torch.float64)
     out = torch.full((steps + 1, *pts.shape), torch.nan, dtype=torch.float64)
     out[0] = pts
     alive = torch.ones(pts.shape[0], dtype=torch.bool)
@@ -147,14 +117,10 @@ def newton_paths(
             break
         x = out[k - 1][alive]
         g, H = _gradient_and_hessian(landscape, x)
-        a = alpha[alive][:, None, None]
-        if saddle_free:
-            lam, V = torch.linalg.eigh(0.5 * (H + H.transpose(1, 2)))
-            H = (V * lam.abs()[:, None, :]) @ V.transpose(1, 2)
-        d, info = torch.linalg.solve_ex(H + a * eye, -g)
+        d, ok = newton_directions(g, H, damping=alpha[alive], saddle_free=saddle_free)
         x_new = x + d
         near = (x_new - centre).norm(dim=1) <= escape_radius * size
-        ok = (info == 0) & torch.isfinite(x_new).all(1) & near
+        ok = ok & torch.isfinite(x_new).all(1) & near
         idx = alive.nonzero().squeeze(1)
         out[k, idx[ok]] = x_new[ok]
         done = ok & (d.norm(dim=1) <= 1e-15 * (1.0 + x.norm(dim=1)))
