@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from optbook.optim import Adam, AdamW
+from optbook.optim import Adam, AdamW, WarmupCosineLR, warmup_cosine
 
 torch.set_default_dtype(torch.float64)
 
@@ -211,3 +211,121 @@ def test_adamw_bad_arguments(kw, exc, match):
     with pytest.raises(exc, match=_escape(match)):
         opt.add_param_group({"params": [q], **kw})
     assert len(opt.param_groups) == 1
+
+
+# --- warm-up + cosine decay -------------------------------------------------------------------
+
+
+def _literal_warmup_cosine(k, peak, W, T, floor):
+    """The schedule written out: W+1 equal steps up to the peak, half a cosine down to the floor."""
+    if k < W:
+        return peak * (k + 1) / (W + 1)
+    if k <= T:
+        return floor + (peak - floor) * (1 + math.cos(math.pi * (k - W) / (T - W))) / 2
+    return floor
+
+
+SCHEDULES = [(0.1, 5, 50, 0.0), (1.0, 0, 20, 0.01), (0.3, 10, 11, 0.05), (2e-3, 100, 1000, 1e-5)]
+
+
+@pytest.mark.parametrize("peak,W,T,floor", SCHEDULES)
+def test_warmup_cosine_is_the_formula(peak, W, T, floor):
+    for k in range(T + 20):
+        ours = warmup_cosine(k, base_lr=peak, warmup_steps=W, total_steps=T, min_lr=floor)
+        assert ours == pytest.approx(_literal_warmup_cosine(k, peak, W, T, floor), rel=1e-15)
+    assert warmup_cosine(W, base_lr=peak, warmup_steps=W, total_steps=T) == peak
+    assert warmup_cosine(T, base_lr=peak, warmup_steps=W, total_steps=T, min_lr=floor) == floor
+
+
+def _lrs(opt, sched, steps):
+    out = []
+    for _ in range(steps):
+        out.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    return torch.tensor(out)
+
+
+@pytest.mark.parametrize("peak,W,T,floor", [s for s in SCHEDULES if s[1] > 0])
+def test_warmup_cosine_lr_equals_torch_sequential_lr_up_to_total_steps(peak, W, T, floor):
+    """Torch's LinearLR + CosineAnnealingLR in SequentialLR give the same rates for k <= T, on
+    two parameter groups with different peaks; after T torch's cosine turns back up."""
+    p, q = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    groups = lambda: [{"params": [p]}, {"params": [q], "lr": 2 * peak}]  # noqa: E731
+    opt = torch.optim.SGD(groups(), lr=peak)
+    ours = _lrs(opt, WarmupCosineLR(opt, W, T, min_lr=floor), T + 5)
+    opt = torch.optim.SGD(groups(), lr=peak)
+    seq = torch.optim.lr_scheduler.SequentialLR(
+        opt,
+        [
+            torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / (W + 1), total_iters=W),
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T - W, eta_min=floor),
+        ],
+        milestones=[W],
+    )
+    ref = _lrs(opt, seq, T + 5)
+    torch.testing.assert_close(ours[: T + 1], ref[: T + 1], rtol=1e-10, atol=1e-15)
+    expected = [[_literal_warmup_cosine(k, c * peak, W, T, floor) for c in (1, 2)] for k in range(T + 5)]
+    torch.testing.assert_close(ours, torch.tensor(expected), rtol=1e-13, atol=1e-16)
+    assert (ref[T + 1] > ours[T + 1]).all()  # torch's cosine is periodic, ours holds the floor
+
+
+def test_warmup_cosine_lr_drives_optbook_optimisers_and_resumes():
+    """Usable with any optimiser: here optbook's AdamW; the state dict resumes the schedule."""
+    p = torch.zeros(3, requires_grad=True)
+    opt = AdamW([p], lr=0.1)
+    sched = WarmupCosineLR(opt, warmup_steps=3, total_steps=10)
+    seen = []
+    for _ in range(6):
+        seen.append(opt.param_groups[0]["lr"])
+        p.grad = torch.ones(3)
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([0.025, 0.05, 0.075, 0.1, _literal_warmup_cosine(4, 0.1, 3, 10, 0)] + [
+        _literal_warmup_cosine(5, 0.1, 3, 10, 0)
+    ], rel=1e-15)
+    q = torch.zeros(3, requires_grad=True)
+    opt2 = AdamW([q], lr=0.1)
+    sched2 = WarmupCosineLR(opt2, warmup_steps=3, total_steps=10)
+    sched2.load_state_dict(sched.state_dict())
+    sched2.step()
+    sched.step()
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == pytest.approx(
+        _literal_warmup_cosine(7, 0.1, 3, 10, 0), rel=1e-15
+    )
+
+
+WARMUP_BAD = [
+    (dict(warmup_steps=-1, total_steps=10), ValueError, "warmup_steps must be >= 0, got -1"),
+    (dict(warmup_steps=2.0, total_steps=10), TypeError, "warmup_steps must be an integer, got 2.0"),
+    (
+        dict(warmup_steps=10, total_steps=10),
+        ValueError,
+        "total_steps must be > warmup_steps, got total_steps=10, warmup_steps=10",
+    ),
+    (dict(warmup_steps=0, total_steps=0), ValueError, "total_steps must be >= 1, got 0"),
+    (dict(warmup_steps=1, total_steps=5, min_lr=-0.1), ValueError, "min_lr must be >= 0.0, got -0.1"),
+    (
+        dict(warmup_steps=1, total_steps=5, min_lr=0.5),
+        ValueError,
+        "min_lr must be <= every group's lr, got min_lr=0.5 and param_groups[0]['lr']=0.1",
+    ),
+]
+
+
+@pytest.mark.parametrize("kw,exc,match", WARMUP_BAD)
+def test_warmup_cosine_lr_bad_arguments(kw, exc, match):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(exc, match=_escape(match)):
+        WarmupCosineLR(opt, **kw)
+
+
+def test_warmup_cosine_bad_arguments():
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer, got list"):
+        WarmupCosineLR([torch.zeros(1)], 1, 5)
+    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+        warmup_cosine(-1, base_lr=0.1, warmup_steps=1, total_steps=5)
+    with pytest.raises(ValueError, match=_escape("min_lr must be <= 0.1, got 0.2")):
+        warmup_cosine(0, base_lr=0.1, warmup_steps=1, total_steps=5, min_lr=0.2)
+    with pytest.raises(ValueError, match="base_lr must be > 0.0, got 0.0"):
+        warmup_cosine(0, base_lr=0.0, warmup_steps=1, total_steps=5)

@@ -14,6 +14,7 @@ from .adaptive import (
     rmsprop_update_,
 )
 from .sgd import SGD, sgd_update_
+from .warmup import WarmupCosineLR, warmup_cosine
 
 __all__ = [
     "SGD",
@@ -31,4 +32,6 @@ __all__ = [
     "AdamW",
     "adamw_update_",
     "decay_weights_",
+    "WarmupCosineLR",
+    "warmup_cosine",
 ]
