@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from optbook.optim import Adam, AdamW, WarmupCosineLR, warmup_cosine
+from optbook.optim import Adam, AdamW, Lion, WarmupCosineLR, warmup_cosine
 
 torch.set_default_dtype(torch.float64)
 
@@ -329,3 +329,81 @@ def test_warmup_cosine_bad_arguments():
         warmup_cosine(0, base_lr=0.1, warmup_steps=1, total_steps=5, min_lr=0.2)
     with pytest.raises(ValueError, match="base_lr must be > 0.0, got 0.0"):
         warmup_cosine(0, base_lr=0.0, warmup_steps=1, total_steps=5)
+
+
+# --- Lion -------------------------------------------------------------------------------------
+
+
+def _lion_algorithm_2(lr, beta1, beta2, lam, steps):
+    """Chen et al. (2023), Algorithm 2 ("Lion Optimizer"), line by line:
+
+        given β1, β2, λ, η, f
+        initialize θ0, m0 ← 0
+        while θt not converged do
+            gt ← ∇θ f(θt−1)
+            update model parameters
+                ct ← β1 mt−1 + (1 − β1) gt
+                θt ← θt−1 − ηt (sign(ct) + λ θt−1)
+            update EMA of gt
+                mt ← β2 mt−1 + (1 − β2) gt
+        end while
+        return θt
+    """
+    loss, theta = _problem()
+    m = torch.zeros_like(theta)
+    path = [theta.clone()]
+    for t in range(1, steps + 1):
+        g = _grad(loss, theta, t - 1)
+        c = beta1 * m + (1 - beta1) * g
+        theta = theta - lr * (torch.sign(c) + lam * theta)
+        m = beta2 * m + (1 - beta2) * g
+        path.append(theta.clone())
+    return torch.stack(path)
+
+
+LION_CASES = [
+    (1e-4, 0.9, 0.99, 0.0),  # the defaults
+    (0.01, 0.9, 0.99, 1.0),
+    (0.03, 0.5, 0.9, 0.1),
+    (0.02, 0.0, 0.0, 0.0),  # signSGD
+]
+
+
+@pytest.mark.parametrize("lr,beta1,beta2,lam", LION_CASES)
+def test_lion_is_algorithm_2(lr, beta1, beta2, lam):
+    ours = _trajectory(lambda p: Lion(p, lr=lr, betas=(beta1, beta2), weight_decay=lam))
+    torch.testing.assert_close(ours, _lion_algorithm_2(lr, beta1, beta2, lam, 60), **TOL)
+    assert (ours[0] - ours[-1]).abs().max() > 50 * lr * 0.5  # it moved
+
+
+def test_lion_defaults_and_sign_steps():
+    """Without decay every coordinate moves by exactly ε (or 0 where c = 0), whatever |g|."""
+    p = torch.tensor([0.0, 0.0, 0.0], requires_grad=True)
+    opt = Lion([p])
+    assert opt.defaults == dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0)
+    p.grad = torch.tensor([1e3, -1e-9, 0.0])
+    opt.step()
+    assert p.detach().tolist() == [-1e-4, 1e-4, 0.0]
+    torch.testing.assert_close(opt.state[p]["m"], 0.01 * torch.tensor([1e3, -1e-9, 0.0]))
+
+
+LION_BAD = [
+    (dict(lr=0.0), ValueError, "lr must be > 0.0, got 0.0"),
+    (dict(betas=(1.0, 0.99)), ValueError, "betas[0] must be < 1.0, got 1.0"),
+    (dict(betas=0.9), TypeError, "betas must be a pair (rho1, rho2), got 0.9"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay must be >= 0.0, got -1.0"),
+    (dict(lr=0.1, weight_decay=20.0), ValueError, "lr * weight_decay must be <= 1"),
+]
+
+
+@pytest.mark.parametrize("kw,exc,match", LION_BAD)
+def test_lion_bad_arguments(kw, exc, match):
+    p, q = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    with pytest.raises(exc, match=_escape(match)):
+        Lion([p], **kw)
+    opt = Lion([p])
+    with pytest.raises(exc, match=_escape(match)):
+        opt.add_param_group({"params": [q], **kw})
+    p.grad = torch.zeros(2).to_sparse()
+    with pytest.raises(TypeError, match="optbook.optim.Lion does not support sparse gradients"):
+        opt.step()

@@ -13,6 +13,7 @@ from .adaptive import (
     rms,
     rmsprop_update_,
 )
+from .lion import Lion, lion_update_
 from .sgd import SGD, sgd_update_
 from .warmup import WarmupCosineLR, warmup_cosine
 
@@ -34,4 +35,6 @@ __all__ = [
     "decay_weights_",
     "WarmupCosineLR",
     "warmup_cosine",
+    "Lion",
+    "lion_update_",
 ]
