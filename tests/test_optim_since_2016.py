@@ -9,7 +9,17 @@ import re
 import pytest
 import torch
 
-from optbook.optim import Adam, AdamW, Lion, WarmupCosineLR, warmup_cosine
+from optbook.optim import (
+    SAM,
+    SGD,
+    Adam,
+    AdamW,
+    Lion,
+    WarmupCosineLR,
+    global_norm,
+    sam_perturbation,
+    warmup_cosine,
+)
 
 torch.set_default_dtype(torch.float64)
 
@@ -407,3 +417,176 @@ def test_lion_bad_arguments(kw, exc, match):
     p.grad = torch.zeros(2).to_sparse()
     with pytest.raises(TypeError, match="optbook.optim.Lion does not support sparse gradients"):
         opt.step()
+
+
+# --- SAM --------------------------------------------------------------------------------------
+
+
+def _two_tensor_problem(seed=1, n=40, d=6):
+    """Two parameter tensors (weights and a bias), so that the global norm matters."""
+    gen = torch.Generator().manual_seed(seed)
+    A, y = torch.randn(n, d, generator=gen), torch.randn(n, generator=gen)
+    batches = [torch.randint(0, n, (8,), generator=gen) for _ in range(30)]
+
+    def loss(w, b, k):
+        idx = batches[k % len(batches)]
+        return 0.5 * ((A[idx] @ w + b - y[idx]) ** 2).mean() + 0.1 * torch.sin(w).sum()
+
+    return loss, torch.randn(d, generator=gen), torch.randn(1, generator=gen)
+
+
+def _foret_algorithm_1(rho, lr, momentum, steps):
+    """SAM's two-step update written out, with SGD (+ the book's momentum, Algorithm 8.2) as
+    the base: g = ∇J_B(θ); ε̂ = ρ g/‖g‖ (one norm over w and b); g_SAM = ∇J_B(θ + ε̂);
+    v ← αv − ε g_SAM; θ ← θ + v. Returns the path and the losses at θ."""
+    loss, w, b = _two_tensor_problem()
+    vw, vb = torch.zeros_like(w), torch.zeros_like(b)
+    path, losses = [torch.cat([w, b])], []
+    for k in range(steps):
+        w_, b_ = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+        J = loss(w_, b_, k)
+        gw, gb = torch.autograd.grad(J, (w_, b_))
+        norm = torch.sqrt((gw**2).sum() + (gb**2).sum())
+        ew, eb = rho * gw / norm, rho * gb / norm
+        w_, b_ = (w + ew).requires_grad_(True), (b + eb).requires_grad_(True)
+        sw, sb = torch.autograd.grad(loss(w_, b_, k), (w_, b_))
+        vw, vb = momentum * vw - lr * sw, momentum * vb - lr * sb
+        w, b = w + vw, b + vb
+        path.append(torch.cat([w, b]))
+        losses.append(J.item())
+    return torch.stack(path), losses
+
+
+def _sam_run(make, steps):
+    loss, w0, b0 = _two_tensor_problem()
+    w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    opt = make([w, b])
+    path, losses = [torch.cat([w, b]).detach()], []
+    for k in range(steps):
+
+        def closure(k=k):
+            J = loss(w, b, k)
+            J.backward()
+            return J
+
+        losses.append(opt.step(closure).item())
+        path.append(torch.cat([w, b]).detach())
+    return torch.stack(path), losses, opt
+
+
+SAM_CASES = {
+    "optbook-sgd": (0.05, 0.1, 0.0, lambda p: SAM(p, SGD, rho=0.05, lr=0.1)),
+    "optbook-momentum": (
+        0.2,
+        0.05,
+        0.9,
+        lambda p: SAM(p, SGD, rho=0.2, lr=0.05, momentum=0.9),
+    ),
+    "torch-sgd": (0.1, 0.1, 0.0, lambda p: SAM(p, torch.optim.SGD, rho=0.1, lr=0.1)),
+    "torch-momentum": (  # with a constant lr torch's momentum buffer is the book's v = −εb
+        0.05,
+        0.02,
+        0.5,
+        lambda p: SAM(p, torch.optim.SGD, rho=0.05, lr=0.02, momentum=0.5),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SAM_CASES)
+def test_sam_is_the_two_step_update(name):
+    rho, lr, momentum, make = SAM_CASES[name]
+    ours, losses, _ = _sam_run(make, 30)
+    ref, ref_losses = _foret_algorithm_1(rho, lr, momentum, 30)
+    torch.testing.assert_close(ours, ref, **TOL)
+    assert losses == pytest.approx(ref_losses, rel=1e-12)  # the loss at θ, not at θ + ε̂
+    assert (ours[0] - ours[-1]).abs().max() > 1e-2
+    plain, _, _ = _sam_run(lambda p: SGD(p, lr=lr, momentum=momentum, nesterov=False), 30)
+    assert (plain - ours).abs().max() > 1e-3  # the perturbation matters
+
+
+def test_sam_perturbation_has_length_rho_and_restores_exactly():
+    g = [torch.tensor([3.0, 0.0]), torch.tensor([[4.0]])]
+    e = sam_perturbation(g, 0.5)
+    torch.testing.assert_close(e[0], torch.tensor([0.3, 0.0]), rtol=1e-15, atol=0)
+    torch.testing.assert_close(e[1], torch.tensor([[0.4]]), rtol=1e-15, atol=0)
+    assert global_norm(e) == pytest.approx(0.5, rel=1e-15)
+    zeros = sam_perturbation([0 * t for t in g], 0.5)
+    assert all(torch.equal(z, torch.zeros_like(t)) for z, t in zip(zeros, g, strict=True))
+    # With a base optimiser that does nothing (lr tiny), the weights come back bit for bit.
+    w = torch.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    w0 = w.detach().clone()
+    seen = []
+
+    def closure():
+        seen.append(w.detach().clone())
+        J = (w**3).sum()
+        J.backward()
+        return J
+
+    opt = SAM([w], SGD, rho=0.7, lr=1e-300)
+    opt.step(closure)
+    assert torch.equal(w.detach(), w0)
+    g0 = 3 * w0**2
+    torch.testing.assert_close(seen[1], w0 + 0.7 * g0 / g0.norm(), rtol=1e-15, atol=0)
+    torch.testing.assert_close(w.grad, 3 * seen[1] ** 2, rtol=1e-15, atol=0)  # g_SAM
+
+
+def test_sam_zero_gradient_skips_the_second_evaluation():
+    w = torch.ones(2, requires_grad=True)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        J = (0 * w).sum()
+        J.backward()
+        return J
+
+    SAM([w], SGD, lr=0.1).step(closure)
+    assert len(calls) == 1 and torch.equal(w.detach(), torch.ones(2))
+
+
+def test_sam_shares_groups_with_its_base_scheduler_and_state():
+    """A scheduler on SAM schedules the base optimiser; per-group radii; state round trip."""
+    loss, w0, b0 = _two_tensor_problem()
+    w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    opt = SAM([{"params": [w]}, {"params": [b], "sam_rho": 1e-3}], AdamW, rho=0.1, lr=0.01)
+    assert isinstance(opt.base_optimizer, AdamW)
+    assert opt.param_groups is opt.base_optimizer.param_groups
+    assert [g["sam_rho"] for g in opt.param_groups] == [0.1, 1e-3]
+    sched = WarmupCosineLR(opt, warmup_steps=2, total_steps=10)
+    assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.01 / 3, rel=1e-15)
+    for k in range(4):
+        opt.step(lambda k=k: loss(w, b, k).backward() or loss(w, b, k))
+        sched.step()
+    assert opt.base_optimizer.state[w]["t"] == 4
+    w2, b2 = w.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
+    opt2 = SAM([{"params": [w2]}, {"params": [b2]}], AdamW, rho=0.1, lr=0.01)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert opt2.param_groups is opt2.base_optimizer.param_groups
+    assert [g["sam_rho"] for g in opt2.param_groups] == [0.1, 1e-3]
+    for o, (x, y) in ((opt, (w, b)), (opt2, (w2, b2))):
+        o.step(lambda x=x, y=y: loss(x, y, 4).backward() or loss(x, y, 4))
+    assert torch.equal(w.detach(), w2.detach()) and torch.equal(b.detach(), b2.detach())
+
+
+def test_sam_errors():
+    w = torch.ones(2, requires_grad=True)
+    opt = SAM([w], SGD, lr=0.1)
+    with pytest.raises(TypeError, match="SAM.step needs a closure that re-computes the loss"):
+        opt.step()
+    with pytest.raises(TypeError, match="base_optimizer must be a torch.optim.Optimizer subclass"):
+        SAM([w], SGD(params=[w], lr=0.1), lr=0.1)
+    with pytest.raises(TypeError, match="base_optimizer cannot be SAM itself"):
+        SAM([w], SAM, lr=0.1)
+    with pytest.raises(ValueError, match="rho must be > 0.0, got 0.0"):
+        SAM([w], SGD, rho=0.0, lr=0.1)
+    with pytest.raises(ValueError, match="rho must be finite, got inf"):
+        SAM([w], SGD, rho=float("inf"), lr=0.1)
+    with pytest.raises(ValueError, match="rho must be > 0.0, got -1.0"):
+        opt.add_param_group({"params": [torch.ones(1, requires_grad=True)], "sam_rho": -1.0})
+    with pytest.raises(ValueError, match="lr must be > 0.0, got -0.1"):  # the base's own check
+        SAM([w], SGD, lr=-0.1)
+    q = torch.ones(1, requires_grad=True)
+    opt.add_param_group({"params": [q], "lr": 0.5})
+    assert opt.param_groups[-1]["sam_rho"] == 0.05 and opt.param_groups[-1]["lr"] == 0.5
+    assert opt.param_groups is opt.base_optimizer.param_groups

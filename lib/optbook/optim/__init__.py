@@ -14,6 +14,7 @@ from .adaptive import (
     rmsprop_update_,
 )
 from .lion import Lion, lion_update_
+from .sam import SAM, global_norm, sam_perturbation
 from .sgd import SGD, sgd_update_
 from .warmup import WarmupCosineLR, warmup_cosine
 
@@ -37,4 +38,7 @@ __all__ = [
     "warmup_cosine",
     "Lion",
     "lion_update_",
+    "SAM",
+    "sam_perturbation",
+    "global_norm",
 ]
