@@ -15,8 +15,12 @@ from optbook.optim import (
     Adam,
     AdamW,
     Lion,
+    Muon,
     WarmupCosineLR,
     global_norm,
+    muon_lr_scale,
+    newton_schulz,
+    newton_schulz_polynomial,
     sam_perturbation,
     warmup_cosine,
 )
@@ -37,7 +41,7 @@ def _problem(seed=0, n=40, shape=(7,)):
 
     def loss(theta, k):
         idx = batches[k % len(batches)]
-        flat = theta.reshape(-1)
+        flat = theta.reshape(-1).to(A.dtype)  # a float32 theta gets a float32 gradient
         return 0.5 * ((A[idx] @ flat - b[idx]) ** 2).mean() + 0.1 * torch.sin(flat).sum()
 
     theta0 = torch.randn(shape, generator=gen)
@@ -590,3 +594,193 @@ def test_sam_errors():
     opt.add_param_group({"params": [q], "lr": 0.5})
     assert opt.param_groups[-1]["sam_rho"] == 0.05 and opt.param_groups[-1]["lr"] == 0.5
     assert opt.param_groups is opt.base_optimizer.param_groups
+
+
+# --- Muon -------------------------------------------------------------------------------------
+
+A_NS, B_NS, C_NS = 3.4445, -4.7750, 2.0315
+
+
+def _ns_literal(G, steps, a=A_NS, b=B_NS, c=C_NS, eps=1e-7):
+    """torch.optim.Muon's Newton–Schulz (torch/optim/_muon.py, _zeropower_via_newtonschulz)
+    transcribed without its conversion to bfloat16."""
+    X = G.T if G.shape[0] > G.shape[1] else G
+    X = X / torch.clamp(torch.linalg.matrix_norm(X), min=eps)  # Frobenius
+    for _ in range(steps):
+        A = X @ X.T
+        X = a * X + (b * A + c * A @ A) @ X
+    return X.T if G.shape[0] > G.shape[1] else X
+
+
+def _muon_literal(shape, lr, lam, mu, nesterov, k, steps):
+    """torch.optim.Muon's algorithm box with the buffer as torch computes it (B ← μB + (1−μ)g)."""
+    loss, theta = _problem(shape=shape)
+    B = torch.zeros_like(theta)
+    path = [theta.clone()]
+    for t in range(steps):
+        g = _grad(loss, theta, t)
+        B = mu * B + (1 - mu) * g
+        B_tilde = (1 - mu) * g + mu * B if nesterov else B
+        O = _ns_literal(B_tilde, k)
+        theta = theta - lr * lam * theta - lr * math.sqrt(max(1, shape[0] / shape[1])) * O
+        path.append(theta.clone())
+    return torch.stack(path)
+
+
+MUON_CASES = [
+    ((5, 3), 0.02, 0.1, 0.95, True, 5),  # the defaults' shape of update, a tall matrix
+    ((3, 5), 0.02, 0.0, 0.9, False, 5),  # a wide one, heavy-ball buffer
+    ((4, 4), 0.01, 0.5, 0.5, True, 3),
+    ((6, 2), 0.05, 0.1, 0.0, False, 8),  # no momentum
+]
+
+
+@pytest.mark.parametrize("shape,lr,lam,mu,nesterov,k", MUON_CASES)
+def test_muon_float64_is_the_algorithm_transcribed(shape, lr, lam, mu, nesterov, k):
+    ours = _trajectory(
+        lambda p: Muon(p, lr=lr, weight_decay=lam, momentum=mu, nesterov=nesterov, ns_steps=k),
+        steps=40,
+        shape=shape,
+    )
+    ref = _muon_literal(shape, lr, lam, mu, nesterov, k, 40)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, ref, rtol=1e-11, atol=1e-12)
+    assert (ours[0] - ours[-1]).abs().max() > 0.05
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (5, 5), (1, 4)])
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_newton_schulz_is_the_transcription_and_the_singular_value_map(shape, steps):
+    gen = torch.Generator().manual_seed(steps)
+    G = torch.randn(shape, generator=gen)
+    X = newton_schulz(G, steps)
+    torch.testing.assert_close(X, _ns_literal(G, steps), rtol=1e-12, atol=1e-13)
+    # U φ^(k)(Σ/|G|_F) Vᵀ: the same singular vectors, each singular value mapped by the quintic
+    U, S, Vh = torch.linalg.svd(G, full_matrices=False)
+    mapped = newton_schulz_polynomial(S / S.norm(), steps)
+    torch.testing.assert_close(X, U @ torch.diag(mapped) @ Vh, rtol=1e-11, atol=1e-12)
+    assert X.shape == G.shape and X.dtype == G.dtype
+
+
+def test_newton_schulz_polynomial_bands():
+    """The docstring's numbers: five steps take [1e-3, 1] into [0.47, 1.21]; with many steps
+    (0, 1] ends in [0.68, 1.21] and stays (the band is invariant)."""
+    x = torch.logspace(-3, 0, 20001)
+    y = newton_schulz_polynomial(x, 5)
+    assert 0.47 <= y.min() < 0.48 and 1.20 < y.max() <= 1.21
+    x = torch.logspace(-7, 0, 20001)
+    for k in (30, 31):
+        y = newton_schulz_polynomial(x, k)
+        assert 0.68 <= y.min() and y.max() <= 1.21
+    band = torch.linspace(0.68, 1.21, 10001)
+    y = newton_schulz_polynomial(band, 1)
+    assert 0.68 <= y.min() and y.max() <= 1.21
+    assert newton_schulz_polynomial(0.5, 1, (1.5, -0.5, 0.0)) == 1.5 * 0.5 - 0.5 * 0.125  # cubic
+
+
+def _one_step(make, W0, G):
+    p = W0.clone().requires_grad_(True)
+    opt = make([p])
+    p.grad = G.clone()
+    opt.step()
+    return p.detach()
+
+
+@pytest.mark.parametrize("shape", [(20, 12), (12, 20), (16, 16)])
+def test_muon_one_step_matches_torch_to_bfloat16_accuracy(shape):
+    """Torch converts to bfloat16 (8 significant bits) for Newton–Schulz. With
+    ns_dtype=torch.bfloat16 we do the same arithmetic and agree bit for bit; in float32 (our
+    default for float32 parameters) the orthogonalised update O differs from torch's by bfloat16
+    rounding: relative error below 2⁻⁵ (five iterations whose slope reaches a = 3.44 amplify the
+    2⁻⁸ unit roundoff of each), and above 2⁻¹² (so the difference is bfloat16's, not a bug)."""
+    gen = torch.Generator().manual_seed(1)
+    W0 = torch.randn(shape, generator=gen, dtype=torch.float32)
+    G = torch.randn(shape, generator=gen, dtype=torch.float32)
+    ref = _one_step(lambda p: torch.optim.Muon(p, lr=0.02), W0, G)
+    assert torch.equal(_one_step(lambda p: Muon(p, lr=0.02, ns_dtype=torch.bfloat16), W0, G), ref)
+    ours = _one_step(lambda p: Muon(p, lr=0.02), W0, G)
+    scale = -0.02 * math.sqrt(max(1, shape[0] / shape[1]))
+    O_ref, O_ours = ((x.double() - (1 - 0.02 * 0.1) * W0.double()) / scale for x in (ref, ours))
+    rel = (O_ours - O_ref).norm() / O_ref.norm()
+    assert 2**-12 < rel < 2**-5
+    torch.testing.assert_close(O_ours, _ns_literal(G.double(), 5), rtol=0, atol=1e-4)  # float32
+
+
+def test_muon_trajectory_equals_torch_with_bfloat16_newton_schulz():
+    kw = dict(lr=0.02, weight_decay=0.1, momentum=0.9, nesterov=False, ns_steps=4)
+    ours = _trajectory(
+        lambda p: Muon(p, **kw, ns_dtype=torch.bfloat16), steps=20, shape=(6, 4), dtype=torch.float32
+    )
+    ref = _trajectory(lambda p: torch.optim.Muon(p, **kw), steps=20, shape=(6, 4), dtype=torch.float32)
+    assert torch.equal(ours, ref)
+
+
+def test_muon_lr_scale_is_torchs_default_adjustment():
+    from torch.optim._muon import _adjust_lr
+
+    for shape in [(10, 3), (3, 10), (7, 7), (1000, 784), (784, 1000)]:
+        assert muon_lr_scale(shape) == _adjust_lr(1.0, None, torch.Size(shape))
+        assert muon_lr_scale(shape) == math.sqrt(max(1, shape[0] / shape[1]))
+
+
+MUON_BAD = [
+    (dict(lr=-1.0), ValueError, "lr must be > 0.0, got -1.0"),
+    (dict(momentum=1.0), ValueError, "momentum must be < 1.0, got 1.0"),
+    (dict(momentum=0.0), ValueError, "nesterov=True needs momentum > 0, got momentum=0.0"),
+    (dict(nesterov="no"), TypeError, "nesterov must be True or False, got 'no'"),
+    (dict(ns_steps=-1), ValueError, "ns_steps must be >= 0, got -1"),
+    (dict(ns_steps=5.0), TypeError, "ns_steps must be an integer, got 5.0"),
+    (dict(weight_decay=-0.1), ValueError, "weight_decay must be >= 0.0, got -0.1"),
+    (dict(ns_coefficients=(1.0, 2.0)), TypeError, "coefficients must be a triple (a, b, c)"),
+    (dict(ns_coefficients=(1.0, 2.0, "c")), TypeError, "coefficients[2] must be a real number"),
+    (dict(ns_dtype=torch.int32), TypeError, "ns_dtype must be None or a floating-point"),
+    (dict(ns_dtype="bfloat16"), TypeError, "ns_dtype must be None or a floating-point"),
+]
+
+
+@pytest.mark.parametrize("kw,exc,match", MUON_BAD)
+def test_muon_bad_arguments(kw, exc, match):
+    p, q = torch.zeros(2, 2, requires_grad=True), torch.zeros(2, 2, requires_grad=True)
+    with pytest.raises(exc, match=_escape(match)):
+        Muon([p], **kw)
+    opt = Muon([p])
+    with pytest.raises(exc, match=_escape(match)):
+        opt.add_param_group({"params": [q], **kw})
+    assert len(opt.param_groups) == 1
+
+
+def test_muon_refuses_non_matrices_naming_their_shape():
+    W, b = torch.zeros(3, 2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match=_escape("param_groups[0]['params'][1] has shape (3,)")):
+        Muon([W, b])
+    opt = Muon([W])
+    with pytest.raises(ValueError, match=_escape("param_groups[1]['params'][0] has shape (2, 3, 4)")):
+        opt.add_param_group({"params": torch.zeros(2, 3, 4, requires_grad=True)})
+    with pytest.raises(ValueError, match=_escape("has shape (): give biases, gains")):
+        Muon([torch.zeros((), requires_grad=True)])
+    with pytest.raises(TypeError, match="Muon does not support complex parameters"):
+        Muon([torch.zeros(2, 2, dtype=torch.complex128, requires_grad=True)])
+    with pytest.raises(ValueError, match=_escape("G must be a matrix (2-D), got shape (3,)")):
+        newton_schulz(torch.zeros(3))
+    with pytest.raises(TypeError, match="G must have a floating-point dtype, got torch.int64"):
+        newton_schulz(torch.zeros(2, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="G must be a torch.Tensor, got list"):
+        newton_schulz([[1.0]])
+
+
+def test_muon_state_dict_round_trip():
+    loss, theta0 = _problem(shape=(4, 3))
+    p = theta0.clone().requires_grad_(True)
+    opt = Muon([p], lr=0.02)
+    for k in range(3):
+        opt.zero_grad()
+        loss(p, k).backward()
+        opt.step()
+    q = p.detach().clone().requires_grad_(True)
+    opt2 = Muon([q])
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for o, t in ((opt, p), (opt2, q)):
+        o.zero_grad()
+        loss(t, 3).backward()
+        o.step()
+    assert torch.equal(p.detach(), q.detach())

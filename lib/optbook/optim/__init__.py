@@ -14,6 +14,14 @@ from .adaptive import (
     rmsprop_update_,
 )
 from .lion import Lion, lion_update_
+from .muon import (
+    NS_COEFFICIENTS,
+    Muon,
+    muon_lr_scale,
+    muon_update_,
+    newton_schulz,
+    newton_schulz_polynomial,
+)
 from .sam import SAM, global_norm, sam_perturbation
 from .sgd import SGD, sgd_update_
 from .warmup import WarmupCosineLR, warmup_cosine
@@ -41,4 +49,10 @@ __all__ = [
     "SAM",
     "sam_perturbation",
     "global_norm",
+    "Muon",
+    "muon_update_",
+    "newton_schulz",
+    "newton_schulz_polynomial",
+    "muon_lr_scale",
+    "NS_COEFFICIENTS",
 ]
