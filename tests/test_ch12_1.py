@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from optbook.distributed import ring_allreduce_bytes
 from optbook.experiments.ch12_1 import (
     DIGITS_SPACE,
     delay_stability_threshold,
@@ -22,7 +23,6 @@ from optbook.experiments.ch12_1 import (
     pipeline_schedule,
     ring_allreduce,
     ring_allreduce_time,
-    ring_allreduce_volume,
 )
 
 
@@ -46,18 +46,19 @@ def test_ring_allreduce_gives_every_worker_the_sum(p, n):
 def test_ring_traffic_per_worker_is_the_cost_model(p):
     n = 24 * p
     _, sent = ring_allreduce([np.ones(n) for _ in range(p)])
-    assert np.all(sent == ring_allreduce_volume(p, n))
-    assert ring_allreduce_volume(p, n) == 2 * (p - 1) * n / p
-    assert ring_allreduce_volume(1, n) == 0.0
+    assert np.all(sent == ring_allreduce_bytes(n, p, bytes_per_element=1))
+    assert np.all(sent == 2 * (p - 1) * n // p)
 
 
 def test_ring_time_model():
     alpha, beta, n = 5e-6, 1e-9, 10**6
     for p in (1, 2, 4, 64):
-        assert ring_allreduce_time(p, n, alpha, beta) == pytest.approx(
-            2 * (p - 1) * alpha + 2 * (p - 1) / p * n * beta, rel=1e-15)
-    # bandwidth term saturates at 2 N beta, latency term grows linearly in p
-    assert ring_allreduce_time(1024, n, 0.0, beta) < 2 * n * beta
+        for b in (2, 4):
+            assert ring_allreduce_time(n, p, alpha, beta, b) == pytest.approx(
+                2 * (p - 1) * alpha + 2 * (p - 1) / p * n * b * beta, rel=1e-15)
+    # the bandwidth term saturates at 2 N b beta; the latency term grows linearly in p
+    assert ring_allreduce_time(n, 1024, 0.0, beta) < 2 * n * 4 * beta
+    assert ring_allreduce_time(n, 1, alpha, beta) == 0.0
 
 
 def test_ring_errors():
@@ -65,10 +66,12 @@ def test_ring_errors():
         ring_allreduce([np.ones(3), np.ones(4)])
     with pytest.raises(ValueError, match="at least one"):
         ring_allreduce([])
-    with pytest.raises(ValueError, match="p must be"):
-        ring_allreduce_volume(0, 10)
+    with pytest.raises(ValueError, match="world_size"):
+        ring_allreduce_time(10, 0, 1.0, 1.0)
     with pytest.raises(ValueError, match="alpha"):
-        ring_allreduce_time(2, 10, -1.0, 1.0)
+        ring_allreduce_time(10, 2, -1.0, 1.0)
+    with pytest.raises(ValueError, match="numel"):
+        ring_allreduce_time(-1, 2, 1.0, 1.0)
 
 
 @pytest.mark.parametrize("K, M", [(1, 1), (1, 4), (4, 1), (4, 4), (3, 8)])

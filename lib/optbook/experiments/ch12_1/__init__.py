@@ -4,7 +4,7 @@
   that the chapter hands to :func:`optbook.distributed.train_data_parallel` and to the
   hyperparameter searches of :mod:`optbook.hpo`; spawned worker processes import them from here.
 * :mod:`.cost_models`: the communication and scheduling arithmetic the chapter draws: the ring
-  all-reduce, simulated step by step, its cost model, a GPipe pipeline schedule and the
+  all-reduce, simulated step by step, its time model, a GPipe pipeline schedule and the
   stability threshold of gradient descent with stale gradients.
 """
 
@@ -14,7 +14,6 @@ from .cost_models import (
     pipeline_schedule,
     ring_allreduce,
     ring_allreduce_time,
-    ring_allreduce_volume,
 )
 from .workloads import (
     DIGITS_SPACE,
@@ -28,7 +27,6 @@ from .workloads import (
 
 __all__ = [
     "ring_allreduce",
-    "ring_allreduce_volume",
     "ring_allreduce_time",
     "pipeline_schedule",
     "pipeline_bubble_fraction",

@@ -1,13 +1,14 @@
 r"""Communication and scheduling arithmetic for chapter 12.1 (computes, never draws).
 
 * :func:`ring_allreduce` runs the ring all-reduce of Patarasuk & Yuan (2009) step by step on
-  ``p`` NumPy arrays and counts what each worker sends; :func:`ring_allreduce_volume` and
-  :func:`ring_allreduce_time` are its cost model (Thakur, Rabenseifner & Gropp 2005):
+  ``p`` NumPy arrays and counts what each worker sends, which is
+  :func:`optbook.distributed.ring_allreduce_bytes`; :func:`ring_allreduce_time` is the time
+  model built on it (Thakur, Rabenseifner & Gropp 2005):
 
-  .. math::  V(p) = 2\,\frac{p-1}{p}\,N, \qquad T(p) = 2(p-1)\,\alpha + 2\,\frac{p-1}{p}\,N\beta,
+  .. math::  T(p) = 2(p-1)\,\alpha + 2\,\frac{p-1}{p}\,N b\,\beta,
 
-  with :math:`N` the number of gradient entries, :math:`\alpha` the latency of one message
-  and :math:`\beta` the time to send one entry.
+  with :math:`N` the number of gradient entries of :math:`b` bytes, :math:`\alpha` the latency
+  of one message and :math:`\beta` the time to send one byte.
 * :func:`pipeline_schedule` is the GPipe schedule (Huang et al. 2019) of ``n_micro`` micro-batches
   through ``n_stages`` pipeline stages; :func:`pipeline_bubble_fraction` its idle share
   :math:`(K-1)/(M+K-1)`.
@@ -22,10 +23,10 @@ import math
 import numpy as np
 
 from optbook._validation import check_int, check_real
+from optbook.distributed import ring_allreduce_bytes
 
 __all__ = [
     "ring_allreduce",
-    "ring_allreduce_volume",
     "ring_allreduce_time",
     "pipeline_schedule",
     "pipeline_bubble_fraction",
@@ -43,7 +44,8 @@ def ring_allreduce(arrays) -> tuple[list[np.ndarray], np.ndarray]:
     time, so every link of the ring is busy in every step and none is a bottleneck.
 
     Returns ``(results, sent)``: each worker's copy of the sum, and the number of entries each
-    worker sent, which is :func:`ring_allreduce_volume` ``(p, N)`` when ``p`` divides ``N``.
+    worker sent: :math:`2(p-1)N/p`, i.e. ``ring_allreduce_bytes(N, p, bytes_per_element=1)``,
+    when ``p`` divides ``N``.
     """
     bufs = [np.array(a, dtype=np.float64, copy=True) for a in arrays]
     p = len(bufs)
@@ -68,24 +70,23 @@ def ring_allreduce(arrays) -> tuple[list[np.ndarray], np.ndarray]:
     return bufs, sent
 
 
-def ring_allreduce_volume(p: int, n: float) -> float:
-    r"""Entries each worker sends (and receives) in a ring all-reduce of ``n`` entries: :math:`2(p-1)N/p`."""
-    p = check_int("p", p, low=1)
-    n = check_real("n", n, low=0.0)
-    return 2.0 * (p - 1) / p * n
+def ring_allreduce_time(
+    numel: float, world_size: int, alpha: float, beta: float, bytes_per_element: int = 4
+) -> float:
+    r"""Modelled time of a ring all-reduce: :math:`2(p-1)\alpha + 2(p-1)N b\beta/p`.
 
-
-def ring_allreduce_time(p: int, n: float, alpha: float, beta: float) -> float:
-    r"""Modelled time of a ring all-reduce: :math:`2(p-1)\alpha + 2(p-1)N\beta/p`.
-
-    ``alpha`` is the latency of one message (seconds), ``beta`` the time to send one entry
-    (seconds per entry, the inverse of the bandwidth). The reduction's additions are left out:
-    they are :math:`(p-1)N\gamma/p`, far below the communication on any real network.
+    ``numel`` is :math:`N`, ``world_size`` :math:`p`, ``alpha`` the latency of one message
+    (seconds), ``beta`` the time to send one byte (seconds per byte, the inverse of the
+    bandwidth) and ``bytes_per_element`` :math:`b`. The traffic term is
+    :func:`optbook.distributed.ring_allreduce_bytes`. The reduction's additions are left out:
+    they cost :math:`(p-1)N\gamma/p`, far below the communication on any real network.
     """
     alpha = check_real("alpha", alpha, low=0.0)
     beta = check_real("beta", beta, low=0.0)
-    p = check_int("p", p, low=1)
-    return 2.0 * (p - 1) * alpha + ring_allreduce_volume(p, n) * beta
+    world_size = check_int("world_size", world_size, low=1)
+    numel = check_real("numel", numel, low=0.0)
+    traffic = float(ring_allreduce_bytes(numel, world_size, bytes_per_element))
+    return 2.0 * (world_size - 1) * alpha + traffic * beta
 
 
 def pipeline_schedule(n_stages: int, n_micro: int) -> list[tuple[int, int, int, str]]:
