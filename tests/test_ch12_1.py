@@ -1,8 +1,7 @@
-"""Chapter 12.1's experiment helpers: the ring all-reduce, its cost model, the GPipe schedule,
-the stale-gradient stability threshold and the picklable digits workloads."""
+"""Chapter 12.1's experiment helpers: the ring all-reduce, its time model, the GPipe schedule and
+the picklable digits workloads."""
 
 import itertools
-import math
 import pickle
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 from optbook.distributed import ring_allreduce_bytes
 from optbook.experiments.ch12_1 import (
     DIGITS_SPACE,
-    delay_stability_threshold,
     digits_arrays,
     digits_error,
     digits_model,
@@ -100,39 +98,6 @@ def test_pipeline_errors():
         pipeline_schedule(0, 3)
     with pytest.raises(TypeError, match="n_micro"):
         pipeline_bubble_fraction(2, 1.5)
-
-
-def _spectral_radius(a, tau):
-    # x_{t+1} = x_t - a x_{t - tau}: characteristic polynomial z^{tau+1} - z^tau + a
-    coeffs = np.zeros(tau + 2)
-    coeffs[0], coeffs[1], coeffs[-1] = 1.0, -1.0, a
-    if tau == 0:
-        coeffs = np.array([1.0, a - 1.0])
-    return np.abs(np.roots(coeffs)).max()
-
-
-@pytest.mark.parametrize("tau", range(0, 12))
-def test_delay_threshold_is_where_the_recursion_turns_unstable(tau):
-    a_star = delay_stability_threshold(tau)
-    assert _spectral_radius(0.99 * a_star, tau) < 1.0
-    assert _spectral_radius(1.01 * a_star, tau) > 1.0
-    # and a literal run of the recursion agrees
-    for a, grows in ((0.9 * a_star, False), (1.1 * a_star, True)):
-        x = [1.0] * (tau + 1)
-        for _ in range(4000):
-            x.append(x[-1] - a * x[-1 - tau])
-            if abs(x[-1]) > 1e6:
-                break
-        assert (abs(x[-1]) > 1.0) == grows, (a, x[-1])
-
-
-def test_delay_threshold_values():
-    assert delay_stability_threshold(0) == pytest.approx(2.0, abs=1e-15)
-    assert delay_stability_threshold(1) == pytest.approx(1.0, abs=1e-15)
-    for tau in (10, 100, 1000):  # about pi / (2 tau + 1)
-        assert delay_stability_threshold(tau) == pytest.approx(math.pi / (2 * tau + 1), rel=2e-3)
-    with pytest.raises(ValueError, match="tau"):
-        delay_stability_threshold(-1)
 
 
 def test_workloads_are_picklable_and_seeded():

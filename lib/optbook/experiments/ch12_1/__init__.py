@@ -4,12 +4,10 @@
   that the chapter hands to :func:`optbook.distributed.train_data_parallel` and to the
   hyperparameter searches of :mod:`optbook.hpo`; spawned worker processes import them from here.
 * :mod:`.cost_models`: the communication and scheduling arithmetic the chapter draws: the ring
-  all-reduce, simulated step by step, its time model, a GPipe pipeline schedule and the
-  stability threshold of gradient descent with stale gradients.
+  all-reduce, simulated step by step, its time model and a GPipe pipeline schedule.
 """
 
 from .cost_models import (
-    delay_stability_threshold,
     pipeline_bubble_fraction,
     pipeline_schedule,
     ring_allreduce,
@@ -30,7 +28,6 @@ __all__ = [
     "ring_allreduce_time",
     "pipeline_schedule",
     "pipeline_bubble_fraction",
-    "delay_stability_threshold",
     "DIGITS_SPACE",
     "digits_arrays",
     "digits_model",

@@ -12,13 +12,9 @@ r"""Communication and scheduling arithmetic for chapter 12.1 (computes, never dr
 * :func:`pipeline_schedule` is the GPipe schedule (Huang et al. 2019) of ``n_micro`` micro-batches
   through ``n_stages`` pipeline stages; :func:`pipeline_bubble_fraction` its idle share
   :math:`(K-1)/(M+K-1)`.
-* :func:`delay_stability_threshold` is the largest :math:`\epsilon\lambda` for which gradient
-  descent with gradients :math:`\tau` steps old converges on a quadratic.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -30,7 +26,6 @@ __all__ = [
     "ring_allreduce_time",
     "pipeline_schedule",
     "pipeline_bubble_fraction",
-    "delay_stability_threshold",
 ]
 
 
@@ -114,20 +109,3 @@ def pipeline_bubble_fraction(n_stages: int, n_micro: int) -> float:
     K = check_int("n_stages", n_stages, low=1)
     M = check_int("n_micro", n_micro, low=1)
     return (K - 1) / (M + K - 1)
-
-
-def delay_stability_threshold(tau: int) -> float:
-    r"""Largest :math:`a = \epsilon\lambda` for which :math:`x_{t+1} = x_t - a\,x_{t-\tau}` converges.
-
-    This is gradient descent with learning rate :math:`\epsilon` on :math:`\tfrac\lambda2 x^2`
-    when each gradient is :math:`\tau` steps old. The recursion converges for every start iff
-    all roots of :math:`z^{\tau+1} - z^\tau + a` lie inside the unit circle, which holds iff
-
-    .. math::  0 < a < 2\sin\frac{\pi}{2(2\tau+1)}
-
-    (Levin & May 1976): 2 for fresh gradients, 1 for :math:`\tau = 1`, and close to
-    :math:`\pi/(2\tau+1)` for large :math:`\tau`, so the largest stable learning rate falls
-    like :math:`1/\tau`.
-    """
-    tau = check_int("tau", tau, low=0)
-    return 2.0 * math.sin(math.pi / (2 * (2 * tau + 1)))
