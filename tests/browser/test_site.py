@@ -191,8 +191,9 @@ def repository() -> str:
 
 @pytest.mark.parametrize("rel", notebook_pages())
 def test_notebook_pages_launch_binder_colab_and_thebe(browser, server, rel):
-    """The launch menu of every notebook page opens this very notebook on Binder and Colab, and
-    offers Thebe's live code; the menu opens when clicked."""
+    """The launch menu of every notebook page opens this very notebook on Binder, its Colab copy
+    (colab/, made by `make colab`: Colab cannot render MyST) on Colab, and offers Thebe's live
+    code; the menu opens when clicked."""
     page, problems = open_page(browser, server + rel)
     try:
         nb = rel.removesuffix(".html") + ".ipynb"
@@ -200,7 +201,8 @@ def test_notebook_pages_launch_binder_colab_and_thebe(browser, server, rel):
         hrefs = page.eval_on_selector_all(".dropdown-launch-buttons a", "as => as.map(a => a.href)")
         want = {
             "Binder": f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{nb}",
-            "Colab": f"https://colab.research.google.com/github/{repo}/blob/main/{nb}",
+            "Colab": f"https://colab.research.google.com/github/{repo}/blob/main/colab/"
+                     f"{nb.removeprefix('notebooks/')}",
         }
         for name, url in want.items():
             if url not in hrefs:
