@@ -20,13 +20,14 @@ export MKL_NUM_THREADS ?= 1
 # Executing notebooks and building the site never needs the network: prove it.
 OFFLINE := .ci/offline
 
-.PHONY: book lab test test-lib test-notebooks test-browser test-portable bench refresh lint clean
+.PHONY: book lab colab test test-lib test-notebooks test-browser test-lab test-portable bench refresh lint clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(LINK_LABEXT)
 	touch $@
 
 # Build the site: notebooks are executed through jupyter-cache and re-run only when they change.
@@ -34,13 +35,28 @@ book: $(STAMP)
 	$(OFFLINE) $(BIN)/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
+# JupyterLab renders the notebooks' MyST with jupyterlab-myst (requirements.txt) and the book's
+# small extension tools/labextension (citations, the book's figure and equation numbers).
+LINK_LABEXT = mkdir -p $(VENV)/share/jupyter/labextensions && \
+  ln -sfn $(CURDIR)/tools/labextension $(VENV)/share/jupyter/labextensions/optbook-lab
 lab: $(STAMP)
+	$(LINK_LABEXT)
 	$(BIN)/jupyter lab notebooks/
 
-test: lint test-lib test-notebooks test-browser
+# Colab copies of the notebooks (CommonMark + HTML; see tools/colab.py) and the data of the
+# JupyterLab extension. Run after editing a notebook; tests/test_colab.py checks they are in step.
+colab: $(STAMP)
+	$(BIN)/python tools/colab.py
+
+test: lint test-lib test-notebooks test-lab test-browser
 
 test-lib: $(STAMP)
-	$(BIN)/python -m pytest -q tests --ignore=tests/browser
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser --ignore=tests/lab
+
+# The notebooks in a real JupyterLab driven from headless Chromium: prose rendered, every cell
+# run without errors, every live figure answers its slider (tests/lab/test_jupyterlab.py).
+test-lab: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lab
 
 # Every notebook in a fresh kernel; only cells marked NBVAL_CHECK_OUTPUT have their output compared.
 test-notebooks: $(STAMP)
