@@ -14,15 +14,18 @@ seed=seeds[k])``, so a stacked run and a run of that network alone start identic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from optbook import training
 from optbook._validation import check_int
+from optbook.data import Split
 
-__all__ = ["StackedMLP", "minibatch_indices"]
+__all__ = ["GridRun", "StackedMLP", "minibatch_indices", "stacked_forward", "train_stacked"]
 
 _ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
@@ -116,3 +119,115 @@ def minibatch_indices(n_models: int, n_examples: int, batch_size: int, generator
     if shared:
         return torch.randint(n_examples, (1, batch_size), generator=generator).expand(n_models, -1)
     return torch.randint(n_examples, (n_models, batch_size), generator=generator)
+
+
+@dataclass
+class GridRun:
+    """What :func:`train_stacked` records, indexed by setting ``c`` and seed ``s``:
+    ``batch_loss[t, c, s]`` the minibatch loss of step ``t``; ``train_loss``, ``val_loss`` and
+    ``val_error`` ``[c, s]`` after the last step; ``eval_loss[j, c, s]`` the loss on the whole
+    training set after ``eval_steps[j]`` steps (empty unless ``eval_at`` was given)."""
+
+    batch_loss: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    val_error: np.ndarray
+    eval_steps: np.ndarray
+    eval_loss: np.ndarray
+
+
+def train_stacked(
+    settings: Sequence[Mapping],
+    make_optimizer: Callable[[list[dict]], torch.optim.Optimizer],
+    train: Split,
+    val: Split,
+    sizes: Sequence[int],
+    steps: int,
+    batch_size: int,
+    seeds: Sequence[int] = (0,),
+    make_scheduler: Callable[[torch.optim.Optimizer], object] | None = None,
+    l2: Sequence[float] | None = None,
+    activation: str = "relu",
+    eval_at: Sequence[int] | None = None,
+    stop_below: float | None = None,
+) -> GridRun:
+    r"""Train one network per (setting, seed) in one batched run.
+
+    Each setting (a dict of optimiser options such as ``{"lr": 0.01, "weight_decay": 0.1}``)
+    becomes one parameter group of ``make_optimizer(groups)``, holding one network per seed;
+    the optimiser must act elementwise (see the module docstring). Seed :math:`s` fixes the
+    initial weights (those of ``training.mlp(sizes, activation, seed=s)``) and the sequence of
+    minibatches (drawn with replacement), the same in every setting. ``make_scheduler(optimizer)``
+    (optional) is stepped after every step. ``l2[c]`` (optional) adds
+    :math:`\tfrac{\lambda_c}{2}\lVert\theta\rVert^2` (all weights and biases) to the loss of the
+    networks of setting ``c``. ``eval_at`` lists step counts after which the loss on the whole
+    training set is recorded (0 = before training); with ``stop_below``, training stops at the
+    first of them where, in some setting, the networks of every seed are below it: the setting that
+    reaches ``stop_below`` first has then been found (a diverged network never gets below).
+    """
+    steps = check_int("steps", steps, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    settings = [dict(s) for s in settings]
+    if not settings or not seeds:
+        raise ValueError("settings and seeds must each hold at least one value")
+    if l2 is not None and len(l2) != len(settings):
+        raise ValueError(f"l2 must give one coefficient per setting ({len(settings)}), got {len(l2)}")
+    S, C = len(seeds), len(settings)
+    models = [StackedMLP(sizes, activation, seeds=seeds, dtype=train.X.dtype) for _ in settings]
+    groups = [{"params": list(m.parameters()), **s} for m, s in zip(models, settings, strict=True)]
+    opt = make_optimizer(groups)
+    sched = make_scheduler(opt) if make_scheduler is not None else None
+    lam = None if l2 is None else torch.tensor(list(l2), dtype=train.X.dtype).repeat_interleave(S)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    n_layers = len(models[0].weights)
+
+    def params_cat():
+        return ([torch.cat([m.weights[i] for m in models]) for i in range(n_layers)],
+                [torch.cat([m.biases[i] for m in models]) for i in range(n_layers)])
+
+    K = C * S
+    eval_at = sorted({check_int("eval_at step", e, low=0, high=steps) for e in (eval_at or [])})
+    eval_steps, eval_losses = [], []
+    batch_losses = np.full((steps, C, S), np.nan)
+    for t in range(steps + 1):
+        if len(eval_steps) < len(eval_at) and t == eval_at[len(eval_steps)]:
+            with torch.no_grad():
+                Ws, bs = params_cat()
+                logits = stacked_forward(Ws, bs, train.X, activation)
+                n = logits.shape[1]
+                ce = nn.functional.cross_entropy(logits.reshape(K * n, -1), train.y.repeat(K),
+                                                 reduction="none").view(K, n).mean(1).view(C, S).numpy()
+            eval_steps.append(t)
+            eval_losses.append(ce)
+            if stop_below is not None and np.any(np.all(ce < stop_below, axis=1)):
+                break
+        if t == steps:
+            break
+        idx = torch.stack([torch.randint(len(train), (batch_size,), generator=g) for g in gens]).repeat(C, 1)
+        Ws, bs = params_cat()
+        logits = stacked_forward(Ws, bs, train.X[idx], activation)
+        per_model = nn.functional.cross_entropy(logits.reshape(K * batch_size, -1), train.y[idx].reshape(-1),
+                                                reduction="none").view(K, batch_size).mean(1)
+        loss = per_model.sum()
+        if lam is not None:
+            loss = loss + 0.5 * (lam * sum((p**2).flatten(1).sum(1) for p in Ws + bs)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        batch_losses[t] = per_model.detach().view(C, S).numpy()
+
+    with torch.no_grad():
+        Ws, bs = params_cat()
+        res = []
+        for data in (train, val):
+            logits = stacked_forward(Ws, bs, data.X, activation)
+            n, c = logits.shape[1:]
+            ce = nn.functional.cross_entropy(logits.reshape(K * n, c), data.y.repeat(K),
+                                             reduction="none").view(K, n).mean(1)
+            err = (logits.argmax(-1) != data.y).to(logits.dtype).mean(1)
+            res.append((ce.view(C, S).numpy(), err.view(C, S).numpy()))
+    return GridRun(batch_losses, res[0][0], res[1][0], res[1][1], np.array(eval_steps, dtype=int),
+                   np.array(eval_losses).reshape(len(eval_steps), C, S))
