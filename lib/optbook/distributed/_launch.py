@@ -64,14 +64,14 @@ def check_picklable(name: str, fn) -> None:
         )
 
 
-def check_world_size(world_size, allow_oversubscribe) -> int:
+def check_world_size(world_size, allow_oversubscribe, name: str = "world_size") -> int:
     """Validate ``world_size``: at least 1 and, unless ``allow_oversubscribe``, at most the core count."""
-    world_size = check_int("world_size", world_size, low=1)
+    world_size = check_int(name, world_size, low=1)
     allow_oversubscribe = check_bool("allow_oversubscribe", allow_oversubscribe)
     cores = os.cpu_count() or 1
     if world_size > cores and not allow_oversubscribe:
         raise ValueError(
-            f"world_size={world_size} is more than this machine's {cores} CPU cores (os.cpu_count()): "
+            f"{name}={world_size} is more than this machine's {cores} CPU cores (os.cpu_count()): "
             f"the processes would share cores and every timing would mislead. Pass "
             f"allow_oversubscribe=True to run anyway"
         )
