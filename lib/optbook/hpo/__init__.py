@@ -1,8 +1,11 @@
-r"""Hyperparameter search (§11.4): grid, random and model-based (Gaussian process + EI).
+r"""Hyperparameter search (§11.4, §12.1): grid, random, model-based and multi-fidelity.
 
 * :mod:`~optbook.hpo.space` validates search spaces and maps them onto the unit cube.
 * :mod:`~optbook.hpo.search` holds :func:`grid_search`, :func:`random_search` and
   :func:`bayes_opt`, each returning a :class:`SearchResult`.
+* :mod:`~optbook.hpo.multifidelity` holds :func:`successive_halving` and :func:`hyperband`,
+  which evaluate ``objective(params, resource)`` at growing resources (epochs, say) and return a
+  :class:`MultiFidelityResult` (a ``SearchResult`` with the resource of each trial).
 * :mod:`~optbook.hpo.gp` holds the surrogate: :func:`fit_gp`, :func:`gp_posterior` and
   :func:`expected_improvement`, exposed so a notebook can redraw the posterior and the
   acquisition function trial by trial from ``SearchResult.models``.
@@ -26,6 +29,13 @@ from .gp import (
     log_marginal_likelihood,
     matern52,
 )
+from .multifidelity import (
+    MultiFidelityResult,
+    hyperband,
+    hyperband_brackets,
+    schedule_cost,
+    successive_halving,
+)
 from .search import SearchResult, bayes_opt, grid_search, random_search
 from .space import Dimension, from_unit, parse_space, to_unit
 
@@ -34,6 +44,11 @@ __all__ = [
     "grid_search",
     "random_search",
     "bayes_opt",
+    "MultiFidelityResult",
+    "successive_halving",
+    "hyperband",
+    "hyperband_brackets",
+    "schedule_cost",
     "Dimension",
     "parse_space",
     "to_unit",
