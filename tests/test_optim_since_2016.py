@@ -16,11 +16,14 @@ from optbook.optim import (
     AdamW,
     Lion,
     Muon,
+    RAdam,
     WarmupCosineLR,
     global_norm,
     muon_lr_scale,
     newton_schulz,
     newton_schulz_polynomial,
+    radam_rectification,
+    radam_rho,
     sam_perturbation,
     warmup_cosine,
 )
@@ -784,3 +787,143 @@ def test_muon_state_dict_round_trip():
         loss(t, 3).backward()
         o.step()
     assert torch.equal(p.detach(), q.detach())
+
+
+# --- RAdam ------------------------------------------------------------------------------------
+
+RADAM_VS_TORCH = {
+    "defaults": (lambda p: RAdam(p), lambda p: torch.optim.RAdam(p)),
+    "lr-betas": (
+        lambda p: RAdam(p, lr=0.05, betas=(0.8, 0.99)),
+        lambda p: torch.optim.RAdam(p, lr=0.05, betas=(0.8, 0.99)),
+    ),
+    "eps": (
+        lambda p: RAdam(p, lr=0.02, eps=1e-3),
+        lambda p: torch.optim.RAdam(p, lr=0.02, eps=1e-3),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RADAM_VS_TORCH)
+def test_radam_trajectory_equals_torch(name):
+    ours_factory, torch_factory = RADAM_VS_TORCH[name]
+    ours = _trajectory(ours_factory)
+    ref = _trajectory(torch_factory)
+    assert (ours[0] - ours[-1]).abs().max() > 1e-3
+    torch.testing.assert_close(ours, ref, **TOL)
+
+
+def _liu_algorithm_2(lr, beta1, beta2, eps, steps, threshold):
+    """Liu et al. (2020), Algorithm 2, line by line (with torch's δ in l_t and a threshold
+    argument: the paper's is 4):
+
+        ρ∞ ← 2/(1 − β2) − 1
+        for t = 1, 2, ...:
+            gt ← ∇θ ft(θt−1)
+            vt ← β2 vt−1 + (1 − β2) gt²
+            mt ← β1 mt−1 + (1 − β1) gt
+            m̂t ← mt/(1 − β1^t)
+            ρt ← ρ∞ − 2tβ2^t/(1 − β2^t)
+            if ρt > 4:
+                lt ← √((1 − β2^t)/vt)
+                rt ← √((ρt − 4)(ρt − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρt))
+                θt ← θt−1 − αt rt m̂t lt
+            else:
+                θt ← θt−1 − αt m̂t
+    """
+    loss, theta = _problem()
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    rho_inf = 2 / (1 - beta2) - 1
+    path = [theta.clone()]
+    for t in range(1, steps + 1):
+        g = _grad(loss, theta, t - 1)
+        v = beta2 * v + (1 - beta2) * g**2
+        m = beta1 * m + (1 - beta1) * g
+        m_hat = m / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho_t > threshold:
+            l_t = math.sqrt(1 - beta2**t) / (torch.sqrt(v) + eps)
+            r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            theta = theta - lr * r_t * m_hat * l_t
+        else:
+            theta = theta - lr * m_hat
+        path.append(theta.clone())
+    return torch.stack(path)
+
+
+@pytest.mark.parametrize("threshold", [4.0, 5.0])
+@pytest.mark.parametrize("beta2", [0.999, 0.9])
+def test_radam_is_algorithm_2(threshold, beta2):
+    ours = _trajectory(lambda p: RAdam(p, lr=0.03, betas=(0.9, beta2), threshold=threshold))
+    ref = _liu_algorithm_2(0.03, 0.9, beta2, 1e-8, 60, threshold)
+    torch.testing.assert_close(ours, ref, **TOL)
+
+
+def test_radam_threshold_4_differs_from_torch_at_step_5():
+    """ρ_5 ≈ 4.996 for β2 = 0.999: the paper rectifies step 5, torch (threshold 5) does not."""
+    assert 4 < radam_rho(5, 0.999) < 5
+    paper = _trajectory(lambda p: RAdam(p, lr=0.03, threshold=4.0), steps=6)
+    torch_like = _trajectory(lambda p: RAdam(p, lr=0.03), steps=6)
+    assert torch.equal(paper[:5], torch_like[:5])
+    assert (paper[5] - torch_like[5]).abs().max() > 1e-3
+
+
+def test_radam_rectification_is_the_formula_and_rises_to_one():
+    for beta2 in (0.999, 0.99, 0.9):
+        rho_inf = 2 / (1 - beta2) - 1
+        prev = 0.0
+        for t in list(range(1, 200)) + [1000, 10_000, 100_000]:
+            rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+            assert radam_rho(t, beta2) == pytest.approx(rho_t, rel=1e-13)
+            r_t = radam_rectification(t, beta2)
+            if rho_t <= 4:
+                assert math.isnan(r_t)
+                continue
+            literal = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            assert r_t == pytest.approx(literal, rel=1e-13)
+            assert prev < r_t <= 1 or r_t == prev == 1.0  # increasing to 1 (reached in rounding)
+            prev = r_t
+        assert radam_rectification(100_000, beta2) == pytest.approx(1.0, abs=1e-12)
+    assert [t for t in range(1, 10) if math.isnan(radam_rectification(t, 0.999))] == [1, 2, 3, 4]
+    # the docstring's numbers for β2 = 0.999
+    assert radam_rectification(10, 0.999) == pytest.approx(0.05, abs=0.005)
+    assert radam_rectification(100, 0.999) == pytest.approx(0.2, abs=0.02)
+    assert radam_rectification(1000, 0.999) == pytest.approx(0.65, abs=0.01)
+    assert radam_rho(1, 0.999) == pytest.approx(1.0, rel=1e-9)
+    assert math.isnan(radam_rectification(50, 0.5))  # ρ∞ = 3: never rectified
+
+
+def test_radam_first_step_is_plain_momentum():
+    p = torch.tensor([1.0, 1.0], requires_grad=True)
+    opt = RAdam([p], lr=0.1)
+    p.grad = torch.tensor([5.0, -1e-3])
+    opt.step()
+    torch.testing.assert_close(p.detach(), torch.tensor([1.0 - 0.5, 1.0 + 1e-4]), rtol=1e-15, atol=0)
+
+
+RADAM_BAD = [
+    (dict(lr=0.0), ValueError, "lr must be > 0.0, got 0.0"),
+    (dict(eps=-1.0), ValueError, "eps must be > 0.0, got -1.0"),
+    (dict(betas=(0.9, 1.0)), ValueError, "betas[1] must be < 1.0, got 1.0"),
+    (dict(threshold=3.0), ValueError, "threshold must be >= 4.0, got 3.0"),
+    (dict(threshold=None), TypeError, "threshold must be a real number, got None"),
+]
+
+
+@pytest.mark.parametrize("kw,exc,match", RADAM_BAD)
+def test_radam_bad_arguments(kw, exc, match):
+    p, q = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    with pytest.raises(exc, match=_escape(match)):
+        RAdam([p], **kw)
+    opt = RAdam([p])
+    with pytest.raises(exc, match=_escape(match)):
+        opt.add_param_group({"params": [q], **kw})
+
+
+def test_radam_functions_bad_arguments():
+    with pytest.raises(ValueError, match="t must be >= 1, got 0"):
+        radam_rho(0, 0.999)
+    with pytest.raises(ValueError, match="beta2 must be < 1.0, got 1.0"):
+        radam_rectification(3, 1.0)
+    with pytest.raises(TypeError, match="t must be an integer, got 2.5"):
+        radam_rectification(2.5, 0.9)

@@ -22,6 +22,7 @@ from .muon import (
     newton_schulz,
     newton_schulz_polynomial,
 )
+from .radam import RAdam, radam_rectification, radam_rho, radam_update_
 from .sam import SAM, global_norm, sam_perturbation
 from .sgd import SGD, sgd_update_
 from .warmup import WarmupCosineLR, warmup_cosine
@@ -55,4 +56,8 @@ __all__ = [
     "newton_schulz_polynomial",
     "muon_lr_scale",
     "NS_COEFFICIENTS",
+    "RAdam",
+    "radam_update_",
+    "radam_rho",
+    "radam_rectification",
 ]
