@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from optbook.optim import AdaDelta, AdaGrad, Adam, RMSProp
+from optbook.optim import AdaDelta, AdaGrad, Adam, AdamW, Muon, RAdam, RMSProp
 
 SHAPES = [(1000, 784), (1000,), (200, 1000), (200,), (10, 200), (10,)]
 
@@ -61,7 +61,32 @@ PAIRS = {
         lambda p: torch.optim.Adam(p, lr=1e-3),
         "",
     ),
+    "AdamW": (
+        lambda p: AdamW(p, lr=1e-3, weight_decay=1e-2),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2),
+        "",
+    ),
+    "RAdam": (
+        lambda p: RAdam(p, lr=1e-3),
+        lambda p: torch.optim.RAdam(p, lr=1e-3),
+        "",
+    ),
+    # Muon takes the three weight matrices only (986,000 numbers), both sides.
+    "Muon, NS in bfloat16": (
+        lambda p: Muon(_matrices(p), lr=0.02, ns_dtype=torch.bfloat16),
+        lambda p: torch.optim.Muon(_matrices(p), lr=0.02),
+        "matrices only; same arithmetic as torch",
+    ),
+    "Muon, NS in float32": (
+        lambda p: Muon(_matrices(p), lr=0.02),
+        lambda p: torch.optim.Muon(_matrices(p), lr=0.02),
+        "matrices only; our default (parameter's dtype) vs torch's bfloat16",
+    ),
 }
+
+
+def _matrices(params):
+    return [p for p in params if p.ndim == 2]
 
 
 def _params(device, seed=0):
