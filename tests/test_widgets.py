@@ -13,6 +13,7 @@ from PIL import Image
 from optbook.optim import SGD
 from optbook.problems import landscapes
 from optbook.viz.explorers import TrajectoryCache, trajectory_race
+from optbook.viz.plotting import legible
 from optbook.viz.widgets import LiveFigure
 
 
@@ -42,9 +43,10 @@ def test_blitted_frame_equals_full_redraw():
     live = LiveFigure(fig, update, artists)
     live.render(a=0.5)  # caches the background
     blitted = _decode(live.render(a=1.5, phase=0.3))
-    # Reference: draw the same state from scratch.
+    # Reference: draw the same state from scratch (with the text sizes every LiveFigure gets).
     fig2, update2, artists2 = _sine_figure()
     update2(a=1.5, phase=0.3)
+    legible(fig2)
     canvas = FigureCanvasAgg(fig2)
     canvas.draw()
     full = np.asarray(canvas.buffer_rgba())[..., :3]

@@ -10,6 +10,10 @@ slider value restores that bitmap, redraws the dynamic artists on top and encode
 * :meth:`LiveFigure.scrubber` renders every combination of a grid of values through the
   *same* ``update`` and returns self-contained HTML with range inputs, so a reader of the
   published book, with no kernel, can still move through the values.
+
+Both go through :func:`optbook.viz.plotting.legible` (no text under 9 CSS px where the book
+shows the figure). Scrubber frames have ``PIXEL_RATIO`` (2) bitmap pixels per CSS pixel, sharp on
+2x screens; the live image has ``LiveFigure.live_ratio`` (see there).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, PngImagePlugin
+
+from optbook.viz.plotting import PIXEL_RATIO, TEXT_SIZE_KEY, legible, recording_text_sizes
 
 __all__ = ["LiveFigure", "ScrubberHTML", "show", "slider_values"]
 
@@ -42,6 +48,11 @@ class LiveFigure:
         artists: the artists ``update`` changes; they are drawn over the cached background.
         alt: alternative text for the rendered images.
     """
+
+    #: Bitmap pixels per CSS pixel of the live image in JupyterLab. 1 keeps a slider move within
+    #: the 50 ms budget on a 2-core machine (2x costs about 4x the pixels to draw and encode);
+    #: the static scrubber frames of the book use ``PIXEL_RATIO``.
+    live_ratio = 1
 
     def __init__(
         self,
@@ -60,19 +71,35 @@ class LiveFigure:
         self.fig, self.update, self.artists, self.alt = fig, update, artists, alt
         self.canvas = FigureCanvasAgg(fig)
         self._background = None
+        self._dpi = fig.dpi  # CSS pixels per inch: the figure is shown at this size
+        self._ratio = 1
+        self._legible = False
+        self._static_text_sizes: list[float] = []
+        self.text_sizes: list[float] = []  # of the last frame drawn, in points
         self.controls: dict = {}
 
-    def _draw(self, values: Mapping) -> np.ndarray:
+    def _draw(self, values: Mapping, ratio: int = 1) -> np.ndarray:
+        if not self._legible:
+            self.fig.set_dpi(self._dpi)
+            legible(self.fig)
+            self._legible = True
+        if ratio != self._ratio:
+            self.fig.set_dpi(self._dpi * ratio)
+            self._ratio, self._background = ratio, None
         if self._background is None:
             for a in self.artists:
                 a.set_animated(True)  # left out of the full draw below
-            self.canvas.draw()
+            with recording_text_sizes() as sizes:
+                self.canvas.draw()
+            self._static_text_sizes = sizes
             self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.canvas.restore_region(self._background)
         self.update(**values)
         renderer = self.canvas.get_renderer()
-        for a in self.artists:
-            a.draw(renderer)
+        with recording_text_sizes() as sizes:
+            for a in self.artists:
+                a.draw(renderer)
+        self.text_sizes = self._static_text_sizes + sizes
         return np.asarray(self.canvas.buffer_rgba())
 
     def render(self, format: str = "png", **values) -> bytes:
@@ -83,7 +110,7 @@ class LiveFigure:
         """
         if format not in ("png", "jpeg"):
             raise ValueError(f"format must be 'png' or 'jpeg', got {format!r}")
-        rgba = self._draw(values)
+        rgba = self._draw(values, self.live_ratio)
         buf = io.BytesIO()
         img = Image.fromarray(rgba[..., :3])
         if format == "png":
@@ -107,6 +134,7 @@ class LiveFigure:
         self.controls = dict(controls)  # kept so benchmarks/run.py can move them as a reader would
         image = w.Image(format="jpeg", value=self.render("jpeg", **self._values(controls)))
         image.layout.max_width = "100%"
+        image.layout.width = f"{round(self.fig.get_figwidth() * self._dpi)}px"
 
         def on_change(_change):
             image.value = self.render("jpeg", **self._values(controls))
@@ -119,22 +147,56 @@ class LiveFigure:
     def _values(controls: Mapping) -> dict:
         return {name: c.value for name, c in controls.items()}
 
-    def frames(self, grid: Mapping[str, Sequence]) -> list[bytes]:
-        """PNG frames for every combination of ``grid`` values, last name varying fastest."""
+    def frames(self, grid: Mapping[str, Sequence], ratio: int = PIXEL_RATIO) -> list[bytes]:
+        """PNG frames for every combination of ``grid`` values, last name varying fastest, with
+        ``ratio`` bitmap pixels per CSS pixel; each records its smallest text (``TEXT_SIZE_KEY``)."""
         _check_grid(grid)
         names = list(grid)
         out = []
         for combo in itertools.product(*(grid[n] for n in names)):
-            out.append(self._quantised_png(self._draw(dict(zip(names, combo, strict=True)))))
+            rgba = self._draw(dict(zip(names, combo, strict=True)), ratio)
+            smallest = min(self.text_sizes) * self._dpi * ratio / 72 if self.text_sizes else None
+            out.append(self._quantised_png(rgba, smallest))
         return out
 
-    @staticmethod
-    def _quantised_png(rgba: np.ndarray) -> bytes:
-        # A 256-colour palette keeps line art crisp and frames small (about a third of RGB PNG).
-        img = Image.fromarray(rgba[..., :3]).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                                      dither=Image.Dither.NONE)
+    def overlays(self, grid: Mapping[str, Sequence], ratio: int = PIXEL_RATIO) -> tuple[bytes, list[bytes]]:
+        """The cached background (lossless WebP) and, for every combination of ``grid`` values,
+        a transparent PNG of only the artists ``update`` changes, stamped like :meth:`frames`.
+
+        Drawn over the background they give the frames of :meth:`frames`; they are a small
+        part of their size, which keeps a page with several scrubbers light at 2x resolution.
+        """
+        _check_grid(grid)
+        names = list(grid)
+        out = []
+        for combo in itertools.product(*(grid[n] for n in names)):
+            self._draw(dict(zip(names, combo, strict=True)), ratio)  # background, update, sizes
+            renderer = self.canvas.get_renderer()
+            renderer.clear()  # transparent
+            for a in self.artists:
+                a.draw(renderer)
+            smallest = min(self.text_sizes) * self._dpi * ratio / 72 if self.text_sizes else None
+            out.append(self._quantised_png(np.asarray(self.canvas.buffer_rgba()), smallest, alpha=True))
+        self.canvas.restore_region(self._background)
         buf = io.BytesIO()
-        img.save(buf, format="png", optimize=True)
+        Image.fromarray(np.asarray(self.canvas.buffer_rgba())[..., :3]).save(
+            buf, format="webp", lossless=True, method=4)
+        return buf.getvalue(), out
+
+    @staticmethod
+    def _quantised_png(rgba: np.ndarray, smallest_text_px: float | None = None, alpha: bool = False) -> bytes:
+        # A 256-colour palette keeps line art crisp and frames small (about a third of RGB PNG).
+        if alpha:
+            img = Image.fromarray(rgba).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
+                                                 dither=Image.Dither.NONE)
+        else:
+            img = Image.fromarray(rgba[..., :3]).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                                          dither=Image.Dither.NONE)
+        info = PngImagePlugin.PngInfo()
+        if smallest_text_px is not None:
+            info.add_text(TEXT_SIZE_KEY, f"{smallest_text_px:.2f}")
+        buf = io.BytesIO()
+        img.save(buf, format="png", optimize=True, pnginfo=info)
         return buf.getvalue()
 
     def scrubber(
@@ -159,7 +221,9 @@ class LiveFigure:
             if v0 not in values[n]:
                 raise ValueError(f"initial value {v0!r} for {n!r} is not one of {values[n]!r}")
             start.append(values[n].index(v0))
-        pngs = self.frames(grid)
+        background, pngs = self.overlays(grid)
+        backdrop = "data:image/webp;base64," + base64.b64encode(background).decode()
+        css_width = round(self.fig.get_figwidth() * self._dpi)  # shown at its authored size
         uris = ["data:image/png;base64," + base64.b64encode(p).decode() for p in pngs]
         uid = "scrub-" + hashlib.sha1(b"".join(pngs)).hexdigest()[:10]
         sizes = [len(values[n]) for n in names]
@@ -174,7 +238,10 @@ class LiveFigure:
         first = _flat_index(start, sizes)
         body = f"""<div class="optbook-scrubber" id="{uid}">
 <div class="optbook-scrubber-controls">{controls}</div>
-<img class="optbook-scrubber-frame" src="{uris[first]}" alt="{html.escape(self.alt)}" style="max-width:100%">
+<div class="optbook-scrubber-figure" style="display:inline-block;max-width:100%;line-height:0;
+ background:url({backdrop}) 0 0/100% 100% no-repeat"><img class="optbook-scrubber-frame"
+ src="{uris[first]}" alt="{html.escape(self.alt)}" width="{css_width:g}"
+ style="max-width:100%;height:auto"></div>
 <script>
 (function () {{
   var root = document.getElementById("{uid}");
@@ -196,7 +263,7 @@ class LiveFigure:
 }})();
 </script>
 </div>"""
-        return ScrubberHTML(body, n_frames=len(pngs), n_bytes=sum(len(p) for p in pngs))
+        return ScrubberHTML(body, n_frames=len(pngs), n_bytes=len(background) + sum(len(p) for p in pngs))
 
 
 def _check_grid(grid: Mapping[str, Sequence]) -> None:

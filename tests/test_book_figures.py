@@ -1,0 +1,161 @@
+"""How figures reach the screen: 2x bitmaps shown at their CSS size, no text under 9 CSS px at
+the book's content width, and the smallest text recorded in every PNG (the browser test reads it)."""
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from optbook.viz import plotting
+from optbook.viz.plotting import (
+    CONTENT_WIDTH_PX,
+    MIN_TEXT_CSS_PX,
+    PIXEL_RATIO,
+    TEXT_SIZE_KEY,
+    book_png,
+    legible,
+    png_size,
+    png_text,
+    png_with_text,
+    recording_text_sizes,
+    use_book_figures,
+)
+from optbook.viz.widgets import LiveFigure
+
+
+def _figure(width_in, dpi, fontsize=7):
+    fig = Figure(figsize=(width_in, 2.5), dpi=dpi, layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=fontsize)
+    ax.text(0.2, 0.8, "note", fontsize=fontsize)
+    ax.set_title("title", fontsize=14)
+    ax.legend(["line"], fontsize=fontsize)
+    return fig
+
+
+@pytest.mark.parametrize("width_in,dpi", [(5, 80), (13, 72), (9, 80)])
+def test_legible_raises_small_text_to_the_floor_at_the_shown_width(width_in, dpi):
+    fig = _figure(width_in, dpi)
+    floor = legible(fig)
+    shown = min(1.0, CONTENT_WIDTH_PX / (width_in * dpi))  # a wider figure is scaled down
+    assert floor * dpi / 72 * shown == pytest.approx(MIN_TEXT_CSS_PX)
+    with recording_text_sizes() as sizes:
+        FigureCanvasAgg(fig).draw()
+    assert min(sizes) == pytest.approx(floor)
+    assert max(sizes) == 14  # larger text is left alone
+    assert legible(fig) == floor  # a second call changes nothing
+
+
+def test_recording_text_sizes_sees_only_drawn_text():
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.text(0.5, 0.5, "shown", fontsize=11)
+    ax.text(0.5, 0.5, "hidden", fontsize=3, visible=False)
+    ax.text(0.5, 0.5, "", fontsize=2)
+    ax.tick_params(labelsize=6)
+    with recording_text_sizes() as sizes:
+        FigureCanvasAgg(fig).draw()
+    assert sorted(set(sizes)) == [6.0, 11.0]
+
+
+def test_png_text_chunks_round_trip():
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2)).save(buf, format="png")
+    png = png_with_text(buf.getvalue(), "k", "v 1.5")
+    assert png_text(png) == {"k": "v 1.5"}
+    assert png_size(png) == (3, 2)
+    assert Image.open(io.BytesIO(png)).text == {"k": "v 1.5"}  # PIL reads the chunk (and the CRC)
+    with pytest.raises(ValueError, match="png must be a complete PNG file"):
+        png_with_text(b"GIF89a", "k", "v")
+
+
+@pytest.mark.parametrize("width_in,dpi", [(5, 80), (13, 72)])
+def test_book_png_is_twice_the_css_size_and_records_its_smallest_text(width_in, dpi):
+    fig = _figure(width_in, dpi)
+    png = book_png(fig)
+    w, h = png_size(png)
+    css_w = w / PIXEL_RATIO
+    assert css_w == pytest.approx(width_in * dpi, rel=0.1)  # tight box: about the figure's size
+    smallest_bitmap = float(png_text(png)[TEXT_SIZE_KEY])
+    with recording_text_sizes() as sizes:
+        FigureCanvasAgg(fig).draw()
+    assert smallest_bitmap == pytest.approx(min(sizes) * dpi * PIXEL_RATIO / 72, abs=0.01)
+    css_at_content = smallest_bitmap / PIXEL_RATIO * min(1.0, CONTENT_WIDTH_PX / css_w)
+    assert css_at_content >= MIN_TEXT_CSS_PX - 1e-6
+    assert book_png(Figure()) is None  # nothing to show
+
+
+def test_ipython_displays_figures_through_book_png():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        assert use_book_figures(shell)
+        fig = _figure(5, 80)
+        data, metadata = shell.display_formatter.format(fig)
+        png = base64.b64decode(data["image/png"])
+        w, h = png_size(png)
+        assert metadata["image/png"] == {"width": w // PIXEL_RATIO, "height": h // PIXEL_RATIO}
+        assert TEXT_SIZE_KEY in png_text(png)
+        assert set(data) == {"image/png", "text/plain"}
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_use_book_figures_outside_ipython_does_nothing():
+    assert plotting.use_book_figures() is False  # pytest runs no IPython shell
+
+
+def _sine_live():
+    fig = Figure(figsize=(4, 2), dpi=60)
+    ax = fig.subplots()
+    x = np.linspace(0, 6, 50)
+    (line,) = ax.plot(x, np.sin(x))
+    note = ax.text(0.1, 0.5, "", fontsize=6)
+
+    def update(a):
+        line.set_ydata(a * np.sin(x))
+        note.set_text(f"a = {a}")
+
+    return LiveFigure(fig, update, [line, note], alt="sine")
+
+
+def test_scrubber_frames_are_2x_and_shown_at_the_css_size():
+    live = _sine_live()
+    body = live.scrubber({"a": [0.5, 1.0]})._repr_html_()
+    assert 'width="240"' in body  # 4 in at 60 dpi
+    uris = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", body)
+    for uri in uris:
+        png = base64.b64decode(uri)
+        assert png_size(png) == (240 * PIXEL_RATIO, 120 * PIXEL_RATIO)
+        smallest = float(png_text(png)[TEXT_SIZE_KEY])
+        assert smallest / PIXEL_RATIO >= MIN_TEXT_CSS_PX - 1e-6  # the 6-pt note was raised
+    # the live image stays at the figure's CSS size, with LiveFigure.live_ratio pixels per CSS px
+    jpeg = Image.open(io.BytesIO(live.render("jpeg", a=1.0)))
+    assert jpeg.size == (240 * LiveFigure.live_ratio, 120 * LiveFigure.live_ratio)
+
+
+def test_scrubber_overlays_over_the_background_give_the_full_frames():
+    live = _sine_live()
+    grid = {"a": [0.5, 1.5]}
+    background, overlays = live.overlays(grid)
+    full = live.frames(grid)
+    bg = Image.open(io.BytesIO(background)).convert("RGBA")
+    assert len(overlays) == len(full) == 2
+    for overlay, frame in zip(overlays, full, strict=True):
+        top = Image.open(io.BytesIO(overlay)).convert("RGBA")
+        assert np.asarray(top)[..., 3].mean() < 0.2 * 255  # mostly transparent
+        composed = np.asarray(Image.alpha_composite(bg, top).convert("RGB"), dtype=float)
+        reference = np.asarray(Image.open(io.BytesIO(frame)).convert("RGB"), dtype=float)
+        assert composed.shape == reference.shape
+        # equal up to the two 256-colour palettes: a few levels on antialiased edges
+        assert np.abs(composed - reference).mean() < 1.0
+        assert (np.abs(composed - reference).max(axis=-1) > 48).mean() < 0.002
+    body = live.scrubber(grid)._repr_html_()
+    assert body.count("data:image/webp;base64,") == 1 and body.count("<img") == 1
