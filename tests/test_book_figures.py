@@ -159,3 +159,11 @@ def test_scrubber_overlays_over_the_background_give_the_full_frames():
         assert (np.abs(composed - reference).max(axis=-1) > 48).mean() < 0.002
     body = live.scrubber(grid)._repr_html_()
     assert body.count("data:image/webp;base64,") == 1 and body.count("<img") == 1
+
+
+def test_a_figure_without_text_is_stamped_none():
+    fig = Figure(figsize=(2, 2), dpi=80)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(np.eye(4))
+    ax.set_axis_off()
+    assert png_text(book_png(fig))[TEXT_SIZE_KEY] == "none"

@@ -115,7 +115,7 @@ MIN_TEXT_CSS_PX = 9.0
 #: article column at its widest. A wider figure is scaled down to it. tests/browser/test_figures.py
 #: measures the text where the figures really are shown.
 CONTENT_WIDTH_PX = 760
-#: PNG text chunk that records a figure's smallest drawn text, in bitmap pixels.
+#: PNG text chunk that records a figure's smallest drawn text, in bitmap pixels ("none": no text).
 TEXT_SIZE_KEY = "optbook:min-text-px"
 
 
@@ -212,7 +212,7 @@ def book_png(fig: Figure) -> bytes | None:
                                     facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
         png = buf.getvalue()
         if not sizes:
-            return png
+            return png_with_text(png, TEXT_SIZE_KEY, "none")  # no text to read
         # The tight box adds a margin (and whatever sticks out of the figure), so the image can
         # be wider than the figure that legible() sized the text for: check, and tighten.
         shown = png_size(png)[0] / PIXEL_RATIO

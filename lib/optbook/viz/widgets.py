@@ -193,8 +193,7 @@ class LiveFigure:
             img = Image.fromarray(rgba[..., :3]).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
                                                           dither=Image.Dither.NONE)
         info = PngImagePlugin.PngInfo()
-        if smallest_text_px is not None:
-            info.add_text(TEXT_SIZE_KEY, f"{smallest_text_px:.2f}")
+        info.add_text(TEXT_SIZE_KEY, "none" if smallest_text_px is None else f"{smallest_text_px:.2f}")
         buf = io.BytesIO()
         img.save(buf, format="png", optimize=True, pnginfo=info)
         return buf.getvalue()
