@@ -135,6 +135,11 @@ def test_errors():
         top_hessian_eigenvalue(lambda: theta**2, [theta])
     with pytest.raises(ValueError, match=_e("loss_fn() must return a scalar tensor, got float")):
         top_hessian_eigenvalue(lambda: 1.0, [theta])
+    with pytest.raises(ValueError, match="loss_fn\\(\\) returned nan: the Hessian of a non-finite loss"):
+        top_hessian_eigenvalue(lambda: (theta**2).sum() * float("nan"), [theta])
+    tiny = torch.tensor([1e-40], dtype=torch.float32, requires_grad=True)
+    with pytest.raises(ValueError, match="a Hessian-vector product is not finite"):
+        top_hessian_eigenvalue(lambda: tiny.sqrt().sum(), [tiny])  # J = 1e-20, J'' ≈ −1e59 overflows
     with pytest.raises(TypeError, match="loss_fn must be callable"):
         top_hessian_eigenvalue(3.0, [theta])
     with pytest.raises(ValueError, match=_e("params[0] (shape (2,)) does not require grad")):

@@ -44,6 +44,8 @@ def _gradient_with_graph(loss_fn, params):
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
         raise ValueError(f"loss_fn() must return a scalar tensor, got {shape}")
+    if not torch.isfinite(loss).all():
+        raise ValueError(f"loss_fn() returned {loss.item()}: the Hessian of a non-finite loss is undefined")
     if not loss.requires_grad:
         return [None] * len(params)
     grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
@@ -209,6 +211,11 @@ def top_hessian_eigenpair(
         for j in range(min(iters, n)):
             w = hvp(Q[j])
             alpha = float(torch.dot(w, Q[j]))
+            if not math.isfinite(alpha):
+                raise ValueError(
+                    f"a Hessian-vector product is not finite (q^T H q = {alpha}); the loss is "
+                    "finite but its curvature overflows (diverging weights?)"
+                )
             w.sub_(Q[j], alpha=alpha)
             if j > 0:
                 w.sub_(Q[j - 1], alpha=betas[-1])
