@@ -160,11 +160,29 @@ def cached_build_seconds() -> float:
     return seconds
 
 
+def page_transfer_sizes() -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    """What a first visit to each built page downloads, in bytes, on a 2x screen in a 1280-px
+    window, served gzip-compressed as a static host does (tests/browser/conftest.py, the same
+    measurement as tests/browser/test_figures.py). Returns {page: (total, [(bytes, url), ...])}."""
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from conftest import CHROMIUM, CHROMIUM_ARGS, content_pages, serve_site, transfer_bytes
+    from playwright.sync_api import sync_playwright
+
+    sizes = {}
+    with serve_site() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for rel in content_pages():
+            sizes[rel] = transfer_bytes(browser, url + rel)
+        browser.close()
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--notebooks", default="*.ipynb", help="glob of notebooks to time")
     parser.add_argument("--no-build", action="store_true", help="skip timing the cached HTML build")
+    parser.add_argument("--no-pages", action="store_true", help="skip the page transfer sizes")
     args = parser.parse_args()
     n_params = 1000 * 784 + 1000 + 200 * 1000 + 200 + 10 * 200 + 10
     results: dict = {"torch_threads": torch.get_num_threads(), "notebooks": {}, "sliders": {}}
@@ -179,6 +197,13 @@ def main() -> None:
                          f"{t['median_ms']:.0f} / {t['max_ms']:.0f} ms | ≤ 50 ms |")
     total = sum(results["notebooks"].values())
     lines.append(f"| execute all notebooks | {total:.0f} s | ≤ 180 s |")
+    if not args.no_pages:
+        results["page_transfer_bytes"] = {}
+        for rel, (total, rows) in page_transfer_sizes().items():
+            results["page_transfer_bytes"][rel] = total
+            largest = ", ".join(f"{Path(u.split('?')[0]).name[:28]} {n / 1e3:.0f} kB" for n, u in rows[:2])
+            lines.append(f"| first visit to `{rel}` (2x screen, gzip; largest: {largest}) | "
+                         f"{total / 1e6:.2f} MB | ≤ 3 MB |")
     results["sgd_step_ms"] = {}
     for label, ours, ref in sgd_step_times():
         results["sgd_step_ms"][label] = {"optbook": ours, "torch": ref}

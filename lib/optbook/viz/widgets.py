@@ -169,12 +169,16 @@ class LiveFigure:
         _check_grid(grid)
         names = list(grid)
         out = []
-        for combo in itertools.product(*(grid[n] for n in names)):
-            self._draw(dict(zip(names, combo, strict=True)), ratio)  # background, update, sizes
-            renderer = self.canvas.get_renderer()
+        combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+        self._draw(combos[0], ratio)  # the background at this ratio, and legible text
+        renderer = self.canvas.get_renderer()
+        for values in combos:
             renderer.clear()  # transparent
-            for a in self.artists:
-                a.draw(renderer)
+            self.update(**values)
+            with recording_text_sizes() as sizes:
+                for a in self.artists:
+                    a.draw(renderer)
+            self.text_sizes = self._static_text_sizes + sizes
             smallest = min(self.text_sizes) * self._dpi * ratio / 72 if self.text_sizes else None
             out.append(self._quantised_png(np.asarray(self.canvas.buffer_rgba()), smallest, alpha=True))
         self.canvas.restore_region(self._background)
