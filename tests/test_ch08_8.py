@@ -156,3 +156,148 @@ def test_gd_sharpness_rejects_bad_arguments():
         gd_sharpness([0.1], x, y, [3, 2], steps=2)
     with pytest.raises(ValueError, match="every must be >= 1, got 0"):
         gd_sharpness([0.1], x, t, [3, 2], steps=2, every=0)
+
+
+# ---------------------------------------------------------------- batched training runs
+from optbook.data import Split  # noqa: E402
+from optbook.experiments.ch08_8.batch_size import (  # noqa: E402
+    fit_critical_batch,
+    geometric_steps,
+    steps_to_target,
+)
+from optbook.experiments.ch08_8.decoupling import weight_decay_grid  # noqa: E402
+from optbook.experiments.ch08_8.single import muon_groups, train_network  # noqa: E402
+from optbook.experiments.ch08_8.stacked import train_stacked  # noqa: E402
+from optbook.optim import SGD, Adam, WarmupCosineLR  # noqa: E402
+
+
+def _split(n=30, d=6, c=3, seed=0):
+    x, y = _data(n=n, d=d, c=c, seed=seed)
+    return Split(x, y)
+
+
+def _one_by_one(sizes, seed, make_opt, train, steps, batch_size, make_sched=None, l2=0.0):
+    """Reference: one network, torch's loop, the minibatches train_stacked draws for `seed`."""
+    net = training.mlp(sizes, "relu", seed=seed, dtype=torch.float64)
+    opt = make_opt(net.parameters())
+    sched = make_sched(opt) if make_sched else None
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(train), (batch_size,), generator=gen)
+        loss = nn.functional.cross_entropy(net(train.X[idx]), train.y[idx])
+        pen = 0.5 * l2 * sum((p**2).sum() for p in net.parameters())
+        opt.zero_grad()
+        (loss + pen).backward()
+        opt.step()
+        if sched:
+            sched.step()
+        losses.append(loss.item())
+    return net, np.array(losses)
+
+
+def test_train_stacked_equals_torch_optimisers_one_network_at_a_time():
+    train, val = _split(), _split(n=12, seed=1)
+    sizes, steps, B = [6, 5, 3], 15, 4
+    settings = [{"lr": 0.01}, {"lr": 0.05}]
+    run = train_stacked(settings, Adam, train, val, sizes, steps, B, seeds=(0, 3),
+                        make_scheduler=lambda o: WarmupCosineLR(o, 3, steps), l2=[0.0, 0.1])
+    for c, (setting, l2) in enumerate(zip(settings, [0.0, 0.1], strict=True)):
+        for s, seed in enumerate((0, 3)):
+            net, losses = _one_by_one(
+                sizes, seed, lambda p, lr=setting["lr"], l2=l2: torch.optim.Adam(p, lr=lr, weight_decay=l2),
+                train, steps, B, make_sched=lambda o: WarmupCosineLR(o, 3, steps))
+            np.testing.assert_allclose(run.batch_loss[:, c, s], losses, rtol=1e-10)
+            vl, ve = training.evaluate(net, val)
+            assert math.isclose(run.val_loss[c, s], vl, rel_tol=1e-9) and run.val_error[c, s] == ve
+            assert math.isclose(run.train_loss[c, s], training.evaluate(net, train)[0], rel_tol=1e-9)
+
+
+def test_train_stacked_evaluations_and_stop():
+    train, val = _split(), _split(n=12, seed=1)
+    evals = [0, 1, 2, 4, 8, 16, 32]
+    run = train_stacked([{"lr": 0.5}, {"lr": 1e-4}], lambda g: SGD(g, lr=1.0), train, val, [6, 5, 3], 32, 8,
+                        seeds=(0,), eval_at=evals)
+    np.testing.assert_array_equal(run.eval_steps, evals)
+    net, _ = _one_by_one([6, 5, 3], 0, lambda p: torch.optim.SGD(p, lr=0.5), train, 8, 8)
+    assert math.isclose(run.eval_loss[4, 0, 0], training.evaluate(net, train)[0], rel_tol=1e-9)
+    target = float(run.eval_loss[5, 0, 0]) + 1e-9  # reached by the fast setting at step 16
+    stopped = train_stacked([{"lr": 0.5}, {"lr": 1e-4}], lambda g: SGD(g, lr=1.0), train, val, [6, 5, 3], 32,
+                            8, seeds=(0,), eval_at=evals, stop_below=target)
+    assert stopped.eval_steps[-1] <= 16 and np.all(np.isnan(stopped.batch_loss[16:]))
+    with pytest.raises(ValueError, match="l2 must give one coefficient per setting"):
+        train_stacked([{"lr": 0.1}], lambda g: SGD(g, lr=1.0), train, val, [6, 3], 2, 4, l2=[0.1, 0.2])
+    with pytest.raises(ValueError, match="eval_at step must be <= 2, got 5"):
+        train_stacked([{"lr": 0.1}], lambda g: SGD(g, lr=1.0), train, val, [6, 3], 2, 4, eval_at=[5])
+
+
+def test_weight_decay_grid_cells_equal_adamw_and_adam_with_l2():
+    train, val = _split(), _split(n=12, seed=1)
+    steps = 12
+    for decoupled, ref in ((True, torch.optim.AdamW), (False, torch.optim.Adam)):
+        grid = weight_decay_grid([0.01, 0.03], [0.0, 0.5], decoupled, train, val, sizes=(6, 5, 3),
+                                 steps=steps, batch_size=4, seeds=(1,))
+        assert grid.val_loss.shape == (2, 2, 1)
+        for i, lr in enumerate((0.01, 0.03)):
+            for j, lam in enumerate((0.0, 0.5)):
+                def make(p, lr=lr, lam=lam, ref=ref):
+                    return ref(p, lr=lr, weight_decay=lam)
+
+                net, _ = _one_by_one((6, 5, 3), 1, make, train, steps, 4,
+                                     make_sched=lambda o: WarmupCosineLR(o, 0, steps))
+                assert math.isclose(grid.val_loss[i, j, 0], training.evaluate(net, val)[0], rel_tol=1e-9)
+    with pytest.raises(ValueError, match="decay must be >= 0.0, got -1"):
+        weight_decay_grid([0.01], [-1], True, train, val)
+    with pytest.raises(ValueError, match="lr \\* weight_decay must be <= 1"):
+        weight_decay_grid([0.5], [3.0], True, train, val, steps=1)
+
+
+def test_train_network_matches_stacked_run_and_muon_groups():
+    train, val = _split(), _split(n=12, seed=1)
+    net = training.mlp([6, 5, 3], "relu", seed=2, dtype=torch.float64)
+    res = train_network(net, torch.optim.SGD(net.parameters(), lr=0.1), train, val, 10, 4, seed=2)
+    stacked = train_stacked([{"lr": 0.1}], lambda g: torch.optim.SGD(g, lr=0.1), train, val, [6, 5, 3], 10, 4,
+                            seeds=(2,))
+    np.testing.assert_allclose(res.batch_loss, stacked.batch_loss[:, 0, 0], rtol=1e-10)
+    assert math.isclose(res.val_loss, stacked.val_loss[0, 0], rel_tol=1e-9)
+    deep = training.mlp([6, 5, 4, 3], "relu", seed=0)
+    matrices, others = muon_groups(deep)
+    assert [tuple(m.shape) for m in matrices] == [(5, 6), (4, 5)]
+    assert {id(p) for p in matrices} | {id(p) for p in others} == {id(p) for p in deep.parameters()}
+    assert len(others) == 4 and not {id(p) for p in matrices} & {id(p) for p in others}
+    with pytest.raises(TypeError, match="optimizers must be a torch.optim.Optimizer"):
+        train_network(net, [], train, val, 1, 4)
+
+
+def test_geometric_steps_and_critical_batch_fit():
+    s = geometric_steps(100, 1.5)
+    assert s[:4] == [0, 1, 2, 3] and s[-1] == 100 and all(b > a for a, b in zip(s, s[1:], strict=False))
+    assert all(b <= 1.5 * a + 1 for a, b in zip(s[1:-2], s[2:-1], strict=True))  # the ratio, up to rounding
+    B = np.array([4, 8, 16, 64, 256])
+    S = 50 * (1 + 20 / B)
+    s_min, b_crit = fit_critical_batch(B, S)
+    assert math.isclose(s_min, 50, rel_tol=1e-12) and math.isclose(b_crit, 20, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="finite and positive"):
+        fit_critical_batch([4, 8], [10, np.inf])
+    with pytest.raises(ValueError, match="ratio must be > 1.0"):
+        geometric_steps(10, 1.0)
+
+
+def test_steps_to_target_equals_first_evaluation_below_target():
+    train, val = _split(n=40), _split(n=12, seed=1)
+    lrs, target = [0.05, 0.5], 0.9
+    sweep = steps_to_target([4, 16], lrs, target, train, val, sizes=(6, 5, 3), max_steps=200, seeds=(0, 1),
+                            warmup_steps=3, ratio=1.2)
+    evals = geometric_steps(200, 1.2)
+    for b, B in enumerate((4, 16)):
+        ref = train_stacked([{"lr": lr} for lr in lrs], lambda g: SGD(g, lr=1.0), train, val, (6, 5, 3),
+                            200, B, (0, 1), eval_at=evals,
+                            make_scheduler=lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 3))
+        for c in range(2):
+            for s in range(2):
+                below = np.nonzero(ref.eval_loss[:, c, s] < target)[0]
+                expected = ref.eval_steps[below[0]] if len(below) else np.inf
+                got = sweep.hits[b, c, s]
+                assert got == expected or (np.isinf(got) and expected > sweep.best_steps[b])
+    assert np.all(np.isfinite(sweep.best_steps))
+    np.testing.assert_array_equal(sweep.best_lr, np.array(lrs)[np.argmin(sweep.mean_hits, axis=1)])

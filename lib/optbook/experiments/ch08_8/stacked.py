@@ -125,8 +125,8 @@ def minibatch_indices(n_models: int, n_examples: int, batch_size: int, generator
 class GridRun:
     """What :func:`train_stacked` records, indexed by setting ``c`` and seed ``s``:
     ``batch_loss[t, c, s]`` the minibatch loss of step ``t``; ``train_loss``, ``val_loss`` and
-    ``val_error`` ``[c, s]`` after the last step; ``eval_loss[j, c, s]`` the loss on the whole
-    training set after ``eval_steps[j]`` steps (empty unless ``eval_at`` was given)."""
+    ``val_error`` ``[c, s]`` after the last step; ``eval_loss[j, c, s]`` the loss on the
+    evaluation set after ``eval_steps[j]`` steps (empty unless ``eval_at`` was given)."""
 
     batch_loss: np.ndarray
     train_loss: np.ndarray
@@ -150,6 +150,7 @@ def train_stacked(
     activation: str = "relu",
     eval_at: Sequence[int] | None = None,
     stop_below: float | None = None,
+    eval_data: Split | None = None,
 ) -> GridRun:
     r"""Train one network per (setting, seed) in one batched run.
 
@@ -161,9 +162,10 @@ def train_stacked(
     (optional) is stepped after every step. ``l2[c]`` (optional) adds
     :math:`\tfrac{\lambda_c}{2}\lVert\theta\rVert^2` (all weights and biases) to the loss of the
     networks of setting ``c``. ``eval_at`` lists step counts after which the loss on the whole
-    training set is recorded (0 = before training); with ``stop_below``, training stops at the
-    first of them where, in some setting, the networks of every seed are below it: the setting that
-    reaches ``stop_below`` first has then been found (a diverged network never gets below).
+    training set (or on ``eval_data``, e.g. a fixed part of it) is recorded (0 = before
+    training); with ``stop_below``, training stops at the first of them where, in some setting,
+    the networks of every seed are below it: the setting that reaches ``stop_below`` first has
+    then been found (a diverged network never gets below).
     """
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
@@ -189,14 +191,15 @@ def train_stacked(
     K = C * S
     eval_at = sorted({check_int("eval_at step", e, low=0, high=steps) for e in (eval_at or [])})
     eval_steps, eval_losses = [], []
+    ev = train if eval_data is None else eval_data
     batch_losses = np.full((steps, C, S), np.nan)
     for t in range(steps + 1):
         if len(eval_steps) < len(eval_at) and t == eval_at[len(eval_steps)]:
             with torch.no_grad():
                 Ws, bs = params_cat()
-                logits = stacked_forward(Ws, bs, train.X, activation)
+                logits = stacked_forward(Ws, bs, ev.X, activation)
                 n = logits.shape[1]
-                ce = nn.functional.cross_entropy(logits.reshape(K * n, -1), train.y.repeat(K),
+                ce = nn.functional.cross_entropy(logits.reshape(K * n, -1), ev.y.repeat(K),
                                                  reduction="none").view(K, n).mean(1).view(C, S).numpy()
             eval_steps.append(t)
             eval_losses.append(ce)
