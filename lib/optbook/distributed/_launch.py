@@ -9,6 +9,7 @@ written by rank 0 (a queue handed to spawned workers was not reliable here; see 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -92,9 +93,26 @@ def spawn(worker: Callable, payload: dict, world_size: int):
     ``worker`` must write its result with :func:`torch.save` to ``out_path`` on rank 0. A worker
     that raises makes this raise too (torch's ``ProcessRaisedException`` carries its traceback).
     """
-    with tempfile.TemporaryDirectory(prefix="optbook-dist-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="optbook-dist-") as tmp, _quiet_cpp_warnings():
         in_path, out_path = os.path.join(tmp, "in.pt"), os.path.join(tmp, "out.pt")
         torch.save(payload, in_path)
         mp.start_processes(worker, args=(in_path, out_path), nprocs=world_size, join=True,
                            start_method="spawn")
         return torch.load(out_path, weights_only=False)
+
+
+@contextlib.contextmanager
+def _quiet_cpp_warnings():
+    """Spawned workers log C++ errors only, unless ``TORCH_CPP_LOG_LEVEL`` is already set.
+
+    Without a network (``.ci/offline``), c10d warns on every connection that it cannot look up
+    the client's host name, which is harmless on loopback and would fill a notebook's output.
+    """
+    if "TORCH_CPP_LOG_LEVEL" in os.environ:
+        yield
+        return
+    os.environ["TORCH_CPP_LOG_LEVEL"] = "ERROR"
+    try:
+        yield
+    finally:
+        os.environ.pop("TORCH_CPP_LOG_LEVEL", None)
