@@ -236,10 +236,11 @@ def test_data_and_factories_are_checked():
         train_data_parallel(make_model, of, X, y[:-1], world_size=1, batch_size=8, steps=1)
     with pytest.raises(TypeError, match="X must be a tensor"):
         train_data_parallel(make_model, of, X.numpy(), y, world_size=1, batch_size=8, steps=1)
-    with pytest.raises(TypeError, match=r"model_fn\(\) must return a torch.nn.Module, got 3"):
-        train_data_parallel(partial(int, 3), of, X, y, world_size=1, batch_size=8, steps=1)
-    with pytest.raises(TypeError, match=r"optimizer_fn\(params\) must return a torch.optim.Optimizer"):
-        train_data_parallel(make_model, list, X, y, world_size=1, batch_size=8, steps=1)
+    for p in (1, 2):  # with 2 processes the factories are tried here, before anything is spawned
+        with pytest.raises(TypeError, match=r"optimizer_fn\(params\) must return a torch.optim.Optimizer"):
+            train_data_parallel(make_model, list, X, y, world_size=p, batch_size=8, steps=1)
+        with pytest.raises(TypeError, match=r"model_fn\(\) must return a torch.nn.Module, got 3"):
+            train_data_parallel(partial(int, 3), of, X, y, world_size=p, batch_size=8, steps=1)
 
 
 def test_free_port_is_bindable():

@@ -318,6 +318,8 @@ def train_data_parallel(
     if world_size == 1:
         return _in_process(model_fn, optimizer_fn, X, y, batches, micro_batches=1, loss_fn=loss_fn,
                            device=torch.device(device), backend="none", t_start=t_start)
+    # Build once here, so a model_fn or optimizer_fn that returns the wrong thing fails before spawning.
+    _make_optimizer(optimizer_fn, _build(model_fn, "cpu").parameters())
     backend = "nccl" if device == "cuda" else "gloo"
     payload = dict(model_fn=model_fn, optimizer_fn=optimizer_fn, loss_fn=loss_fn, X=X.detach().cpu(),
                    y=y.detach().cpu(), batches=batches, batch_size=batch_size, world_size=world_size,
