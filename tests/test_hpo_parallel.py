@@ -157,3 +157,9 @@ def test_run_study_validation(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         run_study(OBJ, SPACE, **args)
     assert not (tmp_path / "study.db").exists()  # nothing was created before the checks passed
+
+
+def test_a_failing_worker_is_reported_with_its_error(tmp_path):
+    with pytest.raises(RuntimeError, match=r"(?s)worker 0 exited with 1.*this objective always fails"):
+        run_study("hpo_parallel_cases:failing_objective", SPACE, storage=url(tmp_path), n_workers=1,
+                  n_trials=1)

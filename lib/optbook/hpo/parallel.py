@@ -47,6 +47,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -433,27 +434,37 @@ def run_study(
         return None
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "optbook.hpo.parallel", "--storage", storage, "--study", study_name,
-             "--worker", str(k)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for k in range(n_workers)
-    ]
     errors = []
-    deadline = time.monotonic() + timeout
-    for k, p in enumerate(procs):
+    with tempfile.TemporaryDirectory(prefix="optbook-workers-") as tmp:
+        # Each worker's output goes to a file: a pipe nobody reads while we wait on another worker
+        # would fill up and stall a worker that prints a lot.
+        logs = [open(os.path.join(tmp, f"worker{k}.log"), "w+") for k in range(n_workers)]
         try:
-            _, err = p.communicate(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise TimeoutError(
-                f"the workers of study {study_name!r} did not finish within {timeout} s"
-            ) from None
-        if p.returncode != 0:
-            errors.append(f"worker {k} exited with {p.returncode}:\n{err[-4000:]}")
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "optbook.hpo.parallel", "--storage", storage,
+                     "--study", study_name, "--worker", str(k)],
+                    env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                )
+                for k, log in enumerate(logs)
+            ]
+            deadline = time.monotonic() + timeout
+            for k, p in enumerate(procs):
+                try:
+                    p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    for q in procs:
+                        q.kill()
+                        q.wait()
+                    raise TimeoutError(
+                        f"the workers of study {study_name!r} did not finish within {timeout} s"
+                    ) from None
+                if p.returncode != 0:
+                    logs[k].seek(0)
+                    errors.append(f"worker {k} exited with {p.returncode}:\n{logs[k].read()[-4000:]}")
+        finally:
+            for log in logs:
+                log.close()
     if errors:
         raise RuntimeError("\n".join(errors))
     return read_study(storage, study_name, n_workers=n_workers, wall_seconds=time.perf_counter() - t_start)
