@@ -301,3 +301,18 @@ def test_steps_to_target_equals_first_evaluation_below_target():
                 assert got == expected or (np.isinf(got) and expected > sweep.best_steps[b])
     assert np.all(np.isfinite(sweep.best_steps))
     np.testing.assert_array_equal(sweep.best_lr, np.array(lrs)[np.argmin(sweep.mean_hits, axis=1)])
+
+
+def test_stacked_top_eigenvalues_match_optbook_sharpness():
+    from optbook.sharpness import top_hessian_eigenvalue
+
+    x, y = _data(n=10, d=4, c=3, seed=3)
+    targets = nn.functional.one_hot(y, 3).double()
+    model = StackedMLP([4, 6, 3], "tanh", seeds=[5, 6], dtype=torch.float64)
+    lam, _ = stacked_top_eigenvalues(lambda: squared_losses(model, x, targets), list(model.parameters()),
+                                     iters=300, generator=torch.Generator().manual_seed(1))
+    for k in range(2):
+        net = model.network(k)
+        ref = top_hessian_eigenvalue(lambda net=net: 0.5 * ((net(x) - targets) ** 2).sum(-1).mean(),
+                                     list(net.parameters()), iters=200, tol=1e-12)
+        assert math.isclose(lam[k].item(), ref, rel_tol=1e-6)
