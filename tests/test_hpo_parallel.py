@@ -12,7 +12,7 @@ import optuna
 import pytest
 from hpo_parallel_cases import toy_objective
 
-from optbook.hpo import bayes_opt
+from optbook.hpo import bayes_opt, random_search
 from optbook.hpo.parallel import (
     CLUSTER_SETUP,
     ParallelSearchResult,
@@ -88,6 +88,17 @@ def test_optbook_bayes_sampler_is_bayes_opt(tmp_path):
         for k in p:
             assert p[k] == pytest.approx(q[k], rel=1e-6)
         assert v == pytest.approx(w, rel=1e-6)
+
+
+def test_optbook_random_sampler_is_random_search(tmp_path):
+    storage = url(tmp_path)
+    run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=6, seed=2, max_resource=3,
+              sampler="optbook-random", study_name="rs")
+    run_worker(storage, "rs", 0)
+    res = read_study(storage, "rs")
+    ref = random_search(lambda p: toy_objective(p, 3), SPACE, n_trials=6, seed=worker_seed(2, 0))
+    np.testing.assert_allclose(res.units, ref.units, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(res.values, ref.values, rtol=1e-12)
 
 
 def test_pruned_study_counts_the_resource_it_spent(tmp_path):

@@ -19,7 +19,8 @@ exactly as a cluster machine would, then reads every trial back from the databas
 
 * ``sampler="optbook-bayes"``: :class:`OptbookBayesSampler`, optbook's Gaussian-process +
   expected-improvement search (:func:`optbook.hpo.bayes_opt`) as an Optuna sampler; every worker
-  fits its model to all trials finished so far by any worker;
+  fits its model to all trials finished so far by any worker; ``sampler="optbook-random"``: its
+  initial design alone, i.e. the points of :func:`optbook.hpo.random_search`;
 * ``pruner="successive_halving"`` / ``"hyperband"``: Optuna's asynchronous successive halving
   (Li et al. 2020) and Hyperband pruners, to compare with :func:`optbook.hpo.successive_halving`
   and :func:`optbook.hpo.hyperband` at equal budget (``result.resources`` counts it the same way).
@@ -89,7 +90,7 @@ CLUSTER_SETUP = """\
 # 4. Anywhere, read the results:  optuna.load_study(study_name="digits", storage=STORAGE)
 """
 
-_SAMPLERS = ("random", "tpe", "optbook-bayes")
+_SAMPLERS = ("random", "tpe", "optbook-bayes", "optbook-random")
 _PRUNERS = (None, "successive_halving", "hyperband")
 
 
@@ -216,7 +217,10 @@ def _sampler(settings: dict, worker: int):
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
-    return OptbookBayesSampler(_space_from_json(settings["space"]), seed=seed)
+    space = _space_from_json(settings["space"])
+    if kind == "optbook-random":  # an initial design that never ends: random_search's points
+        return OptbookBayesSampler(space, n_initial=settings["n_trials"] + 1, seed=seed)
+    return OptbookBayesSampler(space, seed=seed)
 
 
 def _pruner(settings: dict):
@@ -396,8 +400,10 @@ def run_study(
         seed: seeds the workers' samplers (see the module docstring for what stays random).
         max_resource, min_resource, eta: the resource of a full trial; with a pruner, the rungs
             ``min_resource * eta**k`` and the reduction factor.
-        sampler: ``"random"`` (Optuna's RandomSampler), ``"tpe"`` or ``"optbook-bayes"``
-            (:class:`OptbookBayesSampler`).
+        sampler: ``"random"`` (Optuna's RandomSampler), ``"tpe"``, ``"optbook-bayes"``
+            (:class:`OptbookBayesSampler`) or ``"optbook-random"`` (its random initial design only:
+            with one worker, the trials of :func:`~optbook.hpo.random_search` with seed
+            :func:`worker_seed` ``(seed, 0)``).
         pruner: ``None``, ``"successive_halving"`` or ``"hyperband"`` (Optuna's pruners).
         study_name: defaults to a fresh unique name; an existing name is an error.
         timeout: seconds to wait for the workers before stopping them and raising.
