@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from optbook.data import Split, minibatches
-from optbook.rbm import RBM
+from optbook.rbm import RBM, log_likelihood
 from optbook.rbm.diagnostics import reconstruction_error
 from optbook.rbm.plotting import draw_bipartite, draw_images, tile_images
 from optbook.rbm.training import from_sklearn, train
@@ -26,7 +26,7 @@ def _data(n=30, D=6, seed=0):
     return (proto[torch.arange(n) % 2] + flips) % 2
 
 
-@pytest.mark.parametrize("method,n_chains", [("cd", None), ("pcd", None), ("pcd", 7)])
+@pytest.mark.parametrize("method,n_chains", [("cd", None), ("pcd", None), ("pcd", 7), ("exact", None)])
 def test_train_makes_the_same_updates_as_a_hand_written_loop(method, n_chains):
     X = _data()
     ours, ref = RBM(6, 3, seed=1), RBM(6, 3, seed=1)
@@ -40,16 +40,34 @@ def test_train_makes_the_same_updates_as_a_hand_written_loop(method, n_chains):
     lls = [ref.log_likelihood(X).mean().item()]
     for e in range(3):
         for v, _ in minibatches(split, 8, gen):
-            (ref.pcd_step if method == "pcd" else ref.cd_step)(v, k=2, lr=rates[e])
+            {"cd": ref.cd_step, "pcd": ref.pcd_step, "exact": ref.exact_step}[method](v, k=2, lr=rates[e])
         lls.append(ref.log_likelihood(X).mean().item())
     for a, b in zip(ours.params, ref.params, strict=True):
         assert torch.equal(a, b)
     np.testing.assert_allclose(hist.log_likelihood["train"], lls, rtol=0, atol=1e-12)
     assert hist.epochs.tolist() == [0, 1, 2, 3]
-    assert hist.updates.tolist() == [0, 4, 8, 12] and hist.gibbs_steps.tolist() == [0, 8, 16, 24]
+    assert hist.updates.tolist() == [0, 4, 8, 12]
+    assert hist.gibbs_steps.tolist() == ([0, 0, 0, 0] if method == "exact" else [0, 8, 16, 24])
     assert math.isclose(hist.log_partition[-1], ref.log_partition().item(), abs_tol=1e-12)
     assert math.isclose(hist.reconstruction_error[-1],
                         reconstruction_error(X, *ref.params).item(), abs_tol=1e-12)
+
+
+def test_exact_step_follows_autograd_through_the_exact_log_likelihood():
+    # The control of the RBM chapter: θ + ε ∇ (1/m) Σ log p(v), the gradient taken by autograd
+    # through log Z (an independent route from exact_gradient's two phases).
+    X = _data(8)
+    rbm = RBM(6, 3, seed=2, init_std=0.5)
+    W, b, c = (p.clone().requires_grad_(True) for p in rbm.params)
+    log_likelihood(X, W, b, c).mean().backward()
+    grad = rbm.exact_step(X, lr=0.3)
+    for new, old, g_step, g_auto in zip(rbm.params, (W, b, c), grad, (W.grad, b.grad, c.grad), strict=True):
+        torch.testing.assert_close(g_step, g_auto, rtol=0, atol=1e-12)
+        torch.testing.assert_close(new, old.detach() + 0.3 * g_auto, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=re.escape("lr must be > 0.0, got 0.0")):
+        rbm.exact_step(X, lr=0.0)
+    with pytest.raises(ValueError, match=re.escape("k must be >= 1, got 0")):
+        rbm.exact_step(X, k=0)
 
 
 def test_eval_sets_eval_every_and_callback():
@@ -85,7 +103,7 @@ def test_from_sklearn_matches_sklearn():
 @pytest.mark.parametrize(
     "kwargs,exc,match",
     [
-        (dict(method="sgd"), ValueError, "method must be one of ('cd', 'pcd'), got 'sgd'"),
+        (dict(method="sgd"), ValueError, "method must be one of ('cd', 'pcd', 'exact'), got 'sgd'"),
         (dict(k=0), ValueError, "k must be >= 1, got 0"),
         (dict(lr=0.0), ValueError, "lr must be > 0.0, got 0.0"),
         (dict(lr=lambda e: -1.0), ValueError, "lr at epoch 0 must be > 0.0, got -1.0"),

@@ -339,6 +339,18 @@ class RBM:
         self._apply(grad, lr)
         return grad
 
+    def exact_step(self, v, k: int = 1, lr: float = 0.1) -> RBMGradient:
+        """One update along the exact gradient of the minibatch ``v``'s mean log-likelihood
+        (:func:`exact_gradient`): minibatch SGD without sampling, the control for
+        :meth:`cd_step` and :meth:`pcd_step`. ``k`` is accepted, validated and unused, so that
+        the three steps share a signature. Returns the gradient used."""
+        v = self._batch(v)
+        check_int("k", k, low=1)
+        lr = check_real("lr", lr, low=0.0, low_open=True)
+        grad = exact_gradient(v, self.W, self.b, self.c)
+        self._apply(grad, lr)
+        return grad
+
     def log_partition(self) -> torch.Tensor:
         """Exact :math:`\\log Z` (see :func:`log_partition`)."""
         return log_partition(self.W, self.b, self.c)

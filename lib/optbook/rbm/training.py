@@ -1,7 +1,9 @@
 r"""Training an RBM by CD-k or PCD and recording its *exact* log-likelihood as it learns.
 
 :func:`train` runs minibatch stochastic gradient ascent with the gradient estimates of
-:meth:`optbook.rbm.RBM.cd_step` (CD-k) or :meth:`~optbook.rbm.RBM.pcd_step` (persistent CD) and,
+:meth:`optbook.rbm.RBM.cd_step` (CD-k), :meth:`~optbook.rbm.RBM.pcd_step` (persistent CD) or,
+as a control without sampling, the exact gradient of each minibatch's mean log-likelihood
+(:meth:`~optbook.rbm.RBM.exact_step`) and,
 every ``eval_every`` epochs, evaluates the exact mean log-likelihood
 :math:`\tfrac1N \sum_n \log p(v_n) = -\tfrac1N \sum_n F(v_n) - \log Z` of one or more data sets
 (one :math:`\log Z` per checkpoint, by enumeration). It returns an :class:`RBMHistory` of arrays
@@ -27,7 +29,7 @@ from optbook.rbm.model import RBM
 
 __all__ = ["RBMHistory", "train", "from_sklearn"]
 
-_METHODS = ("cd", "pcd")
+_METHODS = ("cd", "pcd", "exact")
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,11 @@ def train(
     Each epoch visits ``X`` in a fresh order drawn from a generator seeded with ``seed``
     (:func:`optbook.data.minibatches`), and every minibatch of ``batch_size`` rows makes one
     update :math:`\theta \leftarrow \theta + \epsilon \hat g`, where :math:`\hat g` is the CD-k
-    (``method="cd"``) or PCD-k (``method="pcd"``) estimate. ``lr`` is a number or a function
-    ``epoch -> rate`` (epochs counted from 0). The Gibbs samples come from ``rbm.generator``.
+    (``method="cd"``) or PCD-k (``method="pcd"``) estimate, or with ``method="exact"`` the exact
+    gradient of the minibatch's mean log-likelihood (ordinary minibatch SGD, the control without
+    sampling bias on the same minibatches; ``k`` is then unused and ``gibbs_steps`` stays 0).
+    ``lr`` is a number or a function ``epoch -> rate`` (epochs counted from 0). The Gibbs samples
+    come from ``rbm.generator``.
 
     For PCD, ``n_chains`` persistent chains start at ``n_chains`` rows of ``X`` drawn without
     replacement (default: as :meth:`~optbook.rbm.RBM.pcd_step` does, the first minibatch);
@@ -128,7 +133,7 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     if n_chains is not None:
         rbm.chains = X[torch.randperm(len(X), generator=generator)[:n_chains]].clone()
-    step = rbm.pcd_step if method == "pcd" else rbm.cd_step
+    step = {"cd": rbm.cd_step, "pcd": rbm.pcd_step, "exact": rbm.exact_step}[method]
     split = Split(X, torch.zeros(len(X), dtype=torch.int64))
 
     epochs_at, updates_at, ll, log_z, recon = [], [], {n: [] for n in sets}, [], []
@@ -159,7 +164,7 @@ def train(
     return RBMHistory(
         epochs=np.asarray(epochs_at),
         updates=updates_arr,
-        gibbs_steps=k * updates_arr,
+        gibbs_steps=(0 if method == "exact" else k) * updates_arr,
         log_likelihood={n: np.asarray(v) for n, v in ll.items()},
         log_partition=np.asarray(log_z),
         reconstruction_error=np.asarray(recon),
