@@ -66,20 +66,28 @@ def test_cluster_path_create_here_run_workers_elsewhere(tmp_path):
     for name in ("a", "b"):
         assert run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=5, seed=3, max_resource=3,
                          study_name=name) is None
-        assert run_worker(storage, name, 0) == 5
+        with pytest.raises(ValueError, match="created for workers started elsewhere"):
+            run_worker(storage, name, 0)  # a remote worker must be told how many trials to run
+        assert run_worker(storage, name, 0, n_trials=5) == 5
     a, b = read_study(storage, "a"), read_study(storage, "b")
     assert [p for p, _ in a.history] == [p for p, _ in b.history]  # one worker: reproducible
     assert a.workers.tolist() == [0] * 5 and a.values.tolist() == b.values.tolist()
     with pytest.raises(optuna.exceptions.DuplicatedStudyError):
         run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=5, study_name="a")
     assert "python -m optbook.hpo.parallel --storage" in CLUSTER_SETUP and "postgresql://" in CLUSTER_SETUP
+    # The command line in CLUSTER_SETUP is the worker's real interface.
+    run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=2, max_resource=3, study_name="cli")
+    from optbook.hpo.parallel import _main
+
+    _main(["--storage", storage, "--study", "cli", "--worker", "1", "--trials", "2"])
+    assert read_study(storage, "cli").workers.tolist() == [1, 1]
 
 
 def test_optbook_bayes_sampler_is_bayes_opt(tmp_path):
     storage = url(tmp_path)
     run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=8, seed=4, max_resource=9,
               sampler="optbook-bayes", study_name="bo")
-    run_worker(storage, "bo", 0)
+    run_worker(storage, "bo", 0, n_trials=8)
     res = read_study(storage, "bo")
     # Worker 0's sampler is seeded with worker_seed(4, 0); n_initial=5 in both.
     ref = bayes_opt(lambda p: toy_objective(p, 9), SPACE, n_trials=8, seed=worker_seed(4, 0))
@@ -94,7 +102,7 @@ def test_optbook_random_sampler_is_random_search(tmp_path):
     storage = url(tmp_path)
     run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=6, seed=2, max_resource=3,
               sampler="optbook-random", study_name="rs")
-    run_worker(storage, "rs", 0)
+    run_worker(storage, "rs", 0, n_trials=6)
     res = read_study(storage, "rs")
     ref = random_search(lambda p: toy_objective(p, 3), SPACE, n_trials=6, seed=worker_seed(2, 0))
     np.testing.assert_allclose(res.units, ref.units, rtol=1e-12, atol=1e-15)
@@ -105,7 +113,7 @@ def test_pruned_study_counts_the_resource_it_spent(tmp_path):
     storage = url(tmp_path)
     run_study(OBJ, SPACE, storage=storage, n_workers=0, n_trials=12, seed=1, max_resource=9,
               min_resource=1, eta=3, pruner="successive_halving", study_name="sh")
-    run_worker(storage, "sh", 0)
+    run_worker(storage, "sh", 0, n_trials=12)
     res = read_study(storage, "sh")
     study = optuna.load_study(study_name="sh", storage=storage)
     rung_sums = {0: 1, 1: 1 + 3, 2: 1 + 3 + 9}

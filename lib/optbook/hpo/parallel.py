@@ -85,8 +85,9 @@ CLUSTER_SETUP = """\
 #      run_study("optbook.experiments.ch12_1.workloads:digits_objective", DIGITS_SPACE,
 #                storage=STORAGE, study_name="digits", n_workers=0, n_trials=200, seed=0,
 #                max_resource=8)          # n_workers=0: create only, start no local worker
-# 3. On each machine, start as many workers as it has cores (K = 0, 1, 2, ... over all machines):
-#      python -m optbook.hpo.parallel --storage "$STORAGE" --study digits --worker K
+# 3. On each machine, start as many workers as it has cores (K = 0, 1, 2, ... over all machines;
+#    K seeds the worker's sampler), each with its share of the trials, e.g. 10 workers x 20:
+#      python -m optbook.hpo.parallel --storage "$STORAGE" --study digits --worker K --trials 20
 # 4. Anywhere, read the results:  optuna.load_study(study_name="digits", storage=STORAGE)
 """
 
@@ -236,19 +237,29 @@ def _pruner(settings: dict):
     return optuna.pruners.NopPruner()
 
 
-def run_worker(storage: str, study_name: str, worker: int) -> int:
-    """Run one worker: load the study, run this worker's share of its trials; returns how many it ran.
+def run_worker(storage: str, study_name: str, worker: int, n_trials: int | None = None) -> int:
+    """Run one worker: load the study, run ``n_trials`` trials of it; returns how many it ran.
 
-    This is what ``python -m optbook.hpo.parallel --storage URL --study NAME --worker K`` does on
-    any machine that can reach the database. The worker's share is ``n_trials // n_workers``
-    (plus one for the first ``n_trials % n_workers`` workers), as stored with the study.
+    This is what ``python -m optbook.hpo.parallel --storage URL --study NAME --worker K
+    [--trials N]`` does on any machine that can reach the database. Without ``n_trials``, a study
+    started by :func:`run_study` with ``n_workers = W > 0`` gives worker ``K`` its share,
+    ``n_trials // W`` plus one for the first ``n_trials % W`` workers; a study created for workers
+    started elsewhere (``n_workers=0``) needs ``n_trials`` for each worker.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = _storage(storage)
     settings = json.loads(store.get_study_user_attrs(store.get_study_id_from_name(study_name))["optbook"])
     worker = check_int("worker", worker, low=0)
-    n_workers, n_trials = settings["n_workers"], settings["n_trials"]
-    quota = n_trials // n_workers + (1 if worker < n_trials % n_workers else 0)
+    if n_trials is not None:
+        quota = check_int("n_trials", n_trials, low=0)
+    elif settings["n_workers"] == 0:
+        raise ValueError(
+            f"study {study_name!r} was created for workers started elsewhere (n_workers=0): give each "
+            f"worker its number of trials (n_trials=..., or --trials on the command line)"
+        )
+    else:
+        n_workers, total = settings["n_workers"], settings["n_trials"]
+        quota = total // n_workers + (1 if worker < total % n_workers else 0)
     if quota == 0:
         return 0
     study = optuna.load_study(study_name=study_name, storage=store, sampler=_sampler(settings, worker),
@@ -396,7 +407,8 @@ def run_study(
             ``"postgresql://user:pw@host/db"`` on a cluster (see :data:`CLUSTER_SETUP`).
         n_workers: worker processes to start here (at most ``os.cpu_count()``); 0 only creates the
             study, for workers started elsewhere, and returns ``None``.
-        n_trials: trials in all, split evenly over the workers (``max(n_workers, 1)`` shares).
+        n_trials: trials in all, split evenly over the ``n_workers`` workers (with ``n_workers=0``
+            it is stored as the plan; each remote worker is told its own count, ``--trials``).
         seed: seeds the workers' samplers (see the module docstring for what stays random).
         max_resource, min_resource, eta: the resource of a full trial; with a pruner, the rungs
             ``min_resource * eta**k`` and the reduction factor.
@@ -431,7 +443,7 @@ def run_study(
         )
     study_name = study_name or f"optbook-{uuid.uuid4().hex[:12]}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    settings = dict(objective=path, space=_space_json(dims), n_workers=max(n_workers, 1), n_trials=n_trials,
+    settings = dict(objective=path, space=_space_json(dims), n_workers=n_workers, n_trials=n_trials,
                     seed=seed, max_resource=max_resource, min_resource=min_resource, eta=eta,
                     sampler=sampler, pruner=pruner)
     study = optuna.create_study(study_name=study_name, storage=_storage(storage), direction="minimize")
@@ -484,8 +496,10 @@ def _main(argv=None) -> None:
     parser.add_argument("--storage", required=True, help="database URL, e.g. postgresql://user:pw@host/db")
     parser.add_argument("--study", required=True, help="the study's name")
     parser.add_argument("--worker", type=int, required=True, help="this worker's index, 0, 1, 2, ...")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials this worker runs (default: its share of the study's n_trials)")
     args = parser.parse_args(argv)
-    run_worker(args.storage, args.study, args.worker)
+    run_worker(args.storage, args.study, args.worker, args.trials)
 
 
 if __name__ == "__main__":
