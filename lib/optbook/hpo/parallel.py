@@ -19,8 +19,8 @@ exactly as a cluster machine would, then reads every trial back from the databas
 
 * ``sampler="optbook-bayes"``: :class:`OptbookBayesSampler`, optbook's Gaussian-process +
   expected-improvement search (:func:`optbook.hpo.bayes_opt`) as an Optuna sampler; every worker
-  fits its model to all trials finished so far by any worker; ``sampler="optbook-random"``: its
-  initial design alone, i.e. the points of :func:`optbook.hpo.random_search`;
+  fits its model to all trials finished so far by any worker; ``sampler="optbook-random"``:
+  :class:`OptbookRandomSampler`, the points of :func:`optbook.hpo.random_search`;
 * ``pruner="successive_halving"`` / ``"hyperband"``: Optuna's asynchronous successive halving
   (Li et al. 2020) and Hyperband pruners, to compare with :func:`optbook.hpo.successive_halving`
   and :func:`optbook.hpo.hyperband` at equal budget (``result.resources`` counts it the same way).
@@ -66,6 +66,7 @@ from .space import Dimension, from_unit, parse_space, to_unit
 __all__ = [
     "CLUSTER_SETUP",
     "OptbookBayesSampler",
+    "OptbookRandomSampler",
     "ParallelSearchResult",
     "run_study",
     "run_worker",
@@ -193,6 +194,21 @@ class OptbookBayesSampler(optuna.samplers.BaseSampler):
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
 
+class OptbookRandomSampler(OptbookBayesSampler):
+    """optbook's random search (:func:`optbook.hpo.random_search`) as an Optuna sampler.
+
+    Every trial is a uniform point of the unit cube of ``space`` from
+    ``numpy.random.default_rng(seed)``: with one worker the trials of ``random_search`` with the
+    same ``seed``. :class:`OptbookBayesSampler`'s initial design, never followed by a model.
+    """
+
+    def __init__(self, space, *, seed: int = 0):
+        super().__init__(space, seed=seed)
+
+    def sample_relative(self, study, trial, search_space):
+        return from_unit(self._dims, self._rng.random(len(self._dims))) if search_space else {}
+
+
 def _trial_value(t):
     if t.state == optuna.trial.TrialState.COMPLETE:
         return t.value
@@ -219,8 +235,8 @@ def _sampler(settings: dict, worker: int):
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     space = _space_from_json(settings["space"])
-    if kind == "optbook-random":  # an initial design that never ends: random_search's points
-        return OptbookBayesSampler(space, n_initial=settings["n_trials"] + 1, seed=seed)
+    if kind == "optbook-random":
+        return OptbookRandomSampler(space, seed=seed)
     return OptbookBayesSampler(space, seed=seed)
 
 
@@ -413,7 +429,7 @@ def run_study(
         max_resource, min_resource, eta: the resource of a full trial; with a pruner, the rungs
             ``min_resource * eta**k`` and the reduction factor.
         sampler: ``"random"`` (Optuna's RandomSampler), ``"tpe"``, ``"optbook-bayes"``
-            (:class:`OptbookBayesSampler`) or ``"optbook-random"`` (its random initial design only:
+            (:class:`OptbookBayesSampler`) or ``"optbook-random"`` (:class:`OptbookRandomSampler`:
             with one worker, the trials of :func:`~optbook.hpo.random_search` with seed
             :func:`worker_seed` ``(seed, 0)``).
         pruner: ``None``, ``"successive_halving"`` or ``"hyperband"`` (Optuna's pruners).
