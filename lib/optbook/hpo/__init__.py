@@ -6,6 +6,8 @@ r"""Hyperparameter search (§11.4, §12.1): grid, random, model-based and multi-
 * :mod:`~optbook.hpo.multifidelity` holds :func:`successive_halving` and :func:`hyperband`,
   which evaluate ``objective(params, resource)`` at growing resources (epochs, say) and return a
   :class:`MultiFidelityResult` (a ``SearchResult`` with the resource of each trial).
+* :mod:`~optbook.hpo.parallel` (import it by name; it loads Optuna) runs a search on worker
+  processes or machines that share an Optuna study in a database (``optbook.hpo.parallel.run_study``).
 * :mod:`~optbook.hpo.gp` holds the surrogate: :func:`fit_gp`, :func:`gp_posterior` and
   :func:`expected_improvement`, exposed so a notebook can redraw the posterior and the
   acquisition function trial by trial from ``SearchResult.models``.
