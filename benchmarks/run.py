@@ -9,6 +9,9 @@ Rows:
   the widget does) is timed; median and worst of 24 moves (target: <= 50 ms);
 * optbook.optim.SGD step time against torch.optim.SGD on about 1M float32 parameters
   (target: <= 1.1x), median of 200 alternating steps;
+* the round trip a reader feels in a real JupyterLab (key press on a slider -> new image in the
+  page; kernel, server and browser included) per notebook, median and worst of 12 moves of
+  every live figure's first slider (target: median <= 50 ms, worst <= 150 ms). Skip with --no-lab;
 * the cached HTML build: every page rebuilt from scratch, every notebook found in the execution
   cache that `make book` filled (target: <= 60 s). Skip it with --no-build.
 """
@@ -160,6 +163,32 @@ def cached_build_seconds() -> float:
     return seconds
 
 
+def lab_round_trips(moves: int = 12) -> dict[str, list[float]]:
+    """In a real JupyterLab driven from headless Chromium (tests/lab/driver.py, the driver of
+    `make test-lab`): run each notebook, then press ArrowRight / ArrowLeft on the first slider of
+    every live figure ``moves`` times and time key press -> new image loaded in the page. This is
+    the round trip a reader feels: browser, server, kernel (compute + JPEG) and back.
+    Returns {notebook: [ms, ...]} (notebooks without a live figure are left out)."""
+    sys.path.insert(0, str(ROOT / "tests" / "lab"))
+    import driver
+
+    trips: dict[str, list[float]] = {}
+    with driver.jupyterlab() as (url, _), driver.chromium() as browser:
+        for rel in driver.notebooks():
+            page = driver.open_notebook(browser, url, rel)
+            driver.run_all(page)
+            times = []
+            for i in range(driver.count_live_figures(page)):
+                for k in range(moves):
+                    t = driver.slider_round_trip(page, i, key="ArrowRight" if k % 2 == 0 else "ArrowLeft")
+                    if t is not None:
+                        times.append(t)
+            driver.close_notebook(page)
+            if times:
+                trips[Path(rel).name] = times
+    return trips
+
+
 def page_transfer_sizes() -> dict[str, tuple[int, list[tuple[int, str]]]]:
     """What a first visit to each built page downloads, in bytes, on a 2x screen in a 1280-px
     window, served gzip-compressed as a static host does (tests/browser/conftest.py, the same
@@ -183,6 +212,8 @@ def main() -> None:
     parser.add_argument("--notebooks", default="*.ipynb", help="glob of notebooks to time")
     parser.add_argument("--no-build", action="store_true", help="skip timing the cached HTML build")
     parser.add_argument("--no-pages", action="store_true", help="skip the page transfer sizes")
+    parser.add_argument("--no-lab", action="store_true",
+                        help="skip the slider round trips in a real JupyterLab")
     args = parser.parse_args()
     n_params = 1000 * 784 + 1000 + 200 * 1000 + 200 + 10 * 200 + 10
     results: dict = {"torch_threads": torch.get_num_threads(), "notebooks": {}, "sliders": {}}
@@ -197,6 +228,14 @@ def main() -> None:
                          f"{t['median_ms']:.0f} / {t['max_ms']:.0f} ms | ≤ 50 ms |")
     total = sum(results["notebooks"].values())
     lines.append(f"| execute all notebooks | {total:.0f} s | ≤ 180 s |")
+    if not args.no_lab:
+        results["lab_round_trip_ms"] = {}
+        for name, times in lab_round_trips().items():
+            med, worst = statistics.median(times), max(times)
+            results["lab_round_trip_ms"][name] = {"median_ms": med, "max_ms": worst, "n": len(times)}
+            lines.append(f"| JupyterLab: key press on a slider → new image, `{name}` "
+                         f"(median / worst of {len(times)} moves) | {med:.0f} / {worst:.0f} ms | "
+                         f"≤ 50 / 150 ms |")
     if not args.no_pages:
         results["page_transfer_bytes"] = {}
         for rel, (total, rows) in page_transfer_sizes().items():

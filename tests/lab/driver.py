@@ -50,8 +50,8 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def jupyterlab(timeout: float = 90.0):
     """Start JupyterLab on a copy of ``notebooks/`` (served as ``notebooks/...``; running cells
-    in a browser must never write outputs into the sources, and autosave is off too); yield its
-    base URL; stop it (and its kernels) after."""
+    in a browser must never write outputs into the sources, and autosave is off too); yield
+    (its base URL, the served copy's root); stop it (and its kernels) after."""
     tmp = Path(tempfile.mkdtemp(prefix="optbook-lab-"))
     root = tmp / "root"
     shutil.copytree(ROOT / "notebooks", root / "notebooks",
@@ -97,7 +97,7 @@ def jupyterlab(timeout: float = 90.0):
                     raise RuntimeError("JupyterLab did not start:\n"
                                        + (tmp / "server.log").read_text()[-3000:]) from None
                 time.sleep(0.3)
-        yield url
+        yield url, root
     finally:
         proc.terminate()
         try:
@@ -148,8 +148,15 @@ def open_notebook(browser, url: str, rel: str, timeout: float = 60.0):
     return page
 
 
+def open_all_details(page) -> None:
+    """Unfold every collapsed block (solutions), so that their text can be read too."""
+    page.eval_on_selector_all(".jp-NotebookPanel .jp-MarkdownCell details",
+                              "els => els.forEach(d => { d.open = true; })")
+
+
 def markdown_text(page) -> list[str]:
-    """The rendered text of every markdown cell, in order (what a reader sees)."""
+    """The rendered text of every markdown cell, in order (what a reader sees; the text inside
+    collapsed blocks only once they are open: see ``open_all_details``)."""
     return page.eval_on_selector_all(
         ".jp-NotebookPanel .jp-MarkdownCell .jp-Cell-inputArea > .myst, "
         ".jp-NotebookPanel .jp-MarkdownCell .jp-RenderedMarkdown",
@@ -204,8 +211,9 @@ def count_live_figures(page) -> int:
     return page.evaluate(f"() => ({_LIVE_FIGURES})().length")
 
 
-def slider_round_trip(page, index: int, timeout_ms: float = 10_000) -> float | None:
-    """Focus the first slider handle of live figure ``index``, press ArrowRight and return the
+def slider_round_trip(page, index: int, timeout_ms: float = 10_000,
+                      key: str = "ArrowRight") -> float | None:
+    """Focus the first slider handle of live figure ``index``, press ``key`` and return the
     milliseconds until that figure's image shows a new picture (``None`` when it never changes).
     Timed in the page: from the key event to the image's ``load`` event with the new source."""
     page.evaluate(f"""(i) => {{
@@ -225,7 +233,7 @@ def slider_round_trip(page, index: int, timeout_ms: float = 10_000) -> float | N
         img.addEventListener('load', onload);
         handle.focus();
     }}""", index)
-    page.keyboard.press("ArrowRight")
+    page.keyboard.press(key)
     try:
         page.wait_for_function("() => window.__optbookTrip.done !== null", timeout=timeout_ms,
                                polling="raf")

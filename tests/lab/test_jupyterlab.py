@@ -39,9 +39,8 @@ RAW = {
 UNRESOLVED = ('[title="Citation Not Found"]', '[title="Cross Reference Not Found"]')
 
 
-def expected(rel: str) -> dict:
+def expected(path: Path) -> dict:
     """What the source says the reader must see: citations, equation numbers, solutions."""
-    path = driver.ROOT / rel
     md = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
                    if c["cell_type"] == "markdown")
     index, cites = colab.targets([path]), colab.citations()
@@ -58,8 +57,16 @@ def expected(rel: str) -> dict:
     }
 
 
-def check_prose(page, rel: str) -> list[str]:
-    want, problems = expected(rel), []
+def check_prose(page, path: Path) -> list[str]:
+    """Problems with the rendered markdown of ``path`` (the served copy) open in ``page``."""
+    want, problems = expected(path), []
+    solutions = page.eval_on_selector_all(
+        ".jp-MarkdownCell details", """els => els.filter(d => /Solution/.test(
+            d.querySelector('summary').textContent)).map(d => d.open)""")
+    if len(solutions) != want["solutions"] or any(solutions):
+        problems.append(f"{want['solutions']} solutions expected collapsed, found open states "
+                        f"{solutions}")
+    driver.open_all_details(page)
     text = "\n".join(driver.markdown_text(page))
     for name, pattern in RAW.items():
         for m in pattern.finditer(text):
@@ -76,16 +83,11 @@ def check_prose(page, rel: str) -> list[str]:
     for key in {k for _, keys in want["citations"] for k in keys}:
         if re.search(rf"\b{re.escape(key)}\b", text):
             problems.append(f"bibliography key {key!r} visible")
-    numbers = page.eval_on_selector_all(
-        '.jp-MarkdownCell a[title="Link to this Equation"]', "els => els.map(e => e.textContent)")
+    numbers = page.eval_on_selector_all(  # the numbers shown (an unlabelled equation has none)
+        '.jp-MarkdownCell a[title="Link to this Equation"]',
+        "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)")
     if numbers != want["equations"]:
         problems.append(f"equation numbers {numbers}, expected {want['equations']}")
-    solutions = page.eval_on_selector_all(
-        ".jp-MarkdownCell details", """els => els.filter(d => /Solution/.test(
-            d.querySelector('summary').textContent)).map(d => d.open)""")
-    if len(solutions) != want["solutions"] or any(solutions):
-        problems.append(f"{want['solutions']} solutions expected collapsed, found open states "
-                        f"{solutions}")
     captions = page.eval_on_selector_all(".optbook-glue-caption", "els => els.map(e => e.innerText)")
     if [c.split(" (")[0] for c in captions] != want["glue"]:
         problems.append(f"glued figure captions {[c[:40] for c in captions]}, expected {want['glue']}")
@@ -96,12 +98,13 @@ def check_prose(page, rel: str) -> list[str]:
 def lab_results():
     """Open, check, run every notebook (PARALLEL at a time); collect what each test asserts."""
     results = {}
-    with driver.jupyterlab() as url, driver.chromium() as browser:
+    with driver.jupyterlab() as (url, served), driver.chromium() as browser:
         for start in range(0, len(NOTEBOOKS), PARALLEL):
             batch = NOTEBOOKS[start:start + PARALLEL]
             pages = {rel: driver.open_notebook(browser, url, rel) for rel in batch}
             for rel, page in pages.items():
-                results[rel] = {"prose": check_prose(page, rel)}
+                results[rel] = {"prose": check_prose(page, served / rel)}
+                results[rel]["source"] = (served / rel).read_text()
                 results[rel]["t0"] = time.perf_counter()
                 driver.start_run_all(page)
             for rel, page in pages.items():
@@ -109,7 +112,9 @@ def lab_results():
                 r = results[rel]
                 r["seconds"] = time.perf_counter() - r.pop("t0")
                 r["errors"] = driver.error_outputs(page)
+                # ArrowRight; ArrowLeft where the slider starts at its maximum.
                 r["sliders"] = [driver.slider_round_trip(page, i)
+                                or driver.slider_round_trip(page, i, key="ArrowLeft")
                                 for i in range(driver.count_live_figures(page))]
                 driver.close_notebook(page)
     width = max(map(len, NOTEBOOKS))
@@ -134,6 +139,10 @@ def test_runs_without_errors(lab_results, rel):
 
 @pytest.mark.parametrize("rel", NOTEBOOKS)
 def test_live_figures_answer_the_keyboard(lab_results, rel):
-    """ArrowRight on the first slider of every live figure brings a new image."""
+    """ArrowRight on the first slider of every live figure brings a new image; every notebook
+    whose source builds a slider shows at least one live figure."""
     trips = lab_results[rel]["sliders"]
+    src = lab_results[rel]["source"]
+    if "Slider(" in src and ".widget(" in src:
+        assert trips, "the notebook builds a live figure, but none was found in JupyterLab"
     assert all(t is not None for t in trips), f"live figures whose image did not change: {trips}"

@@ -71,10 +71,17 @@
         unwarn(el, target.kind === 'figure' ? 'Figure ' + target.number : target.text);
       });
     // Equation numbers and {eq} links: the book's numbers instead of the notebook's own count.
+    // MyST also numbers unlabelled display equations (their id is a random 10-character key),
+    // which the book leaves unnumbered: those numbers are hidden.
     root.querySelectorAll(SCOPE + ' a[href^="#"]').forEach(function (a) {
-      var target = data.labels[decodeURIComponent(a.getAttribute('href').slice(1))];
-      if (target && target.kind === 'equation' && /^\(\d+(\.\d+)*\)$/.test(a.textContent.trim())) {
+      var id = decodeURIComponent(a.getAttribute('href').slice(1));
+      var target = data.labels[id];
+      var numbered = /^\(\d+(\.\d+)*\)$/.test(a.textContent.trim());
+      if (target && target.kind === 'equation' && numbered) {
         setText(a, target.text);
+      } else if (!target && numbered && a.getAttribute('title') === 'Link to this Equation' &&
+                 /^[A-Za-z0-9]{10}$/.test(id)) {
+        a.hidden = true;
       }
     });
   }
