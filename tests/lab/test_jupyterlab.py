@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def check_prose(page, path: Path) -> list[str]:
     captions = page.eval_on_selector_all(".optbook-glue-caption", "els => els.map(e => e.innerText)")
     if [c.split(" (")[0] for c in captions] != want["glue"]:
         problems.append(f"glued figure captions {[c[:40] for c in captions]}, expected {want['glue']}")
+    problems += [f"caption not rendered as MyST (math shown raw): {c[:80]!r}" for c in captions if "$" in c]
     return problems
 
 
@@ -146,3 +148,13 @@ def test_live_figures_answer_the_keyboard(lab_results, rel):
     if "Slider(" in src and ".widget(" in src:
         assert trips, "the notebook builds a live figure, but none was found in JupyterLab"
     assert all(t is not None for t in trips), f"live figures whose image did not change: {trips}"
+
+
+def test_jupyterlab_myst_is_compatible():
+    """`jupyter labextension list` says OK for jupyterlab-myst: its @jupyter/ydoc agrees with
+    this JupyterLab's (requirements.txt pins both)."""
+    out = subprocess.run([str(driver.JUPYTER), "labextension", "list"], capture_output=True,
+                         text=True, check=True)
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+    assert re.search(r"jupyterlab-myst v[\d.]+ enabled OK", listing), listing
+    assert "not compatible" not in listing, listing
