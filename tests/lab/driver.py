@@ -233,6 +233,9 @@ def slider_round_trip(page, index: int, timeout_ms: float = 10_000,
         img.addEventListener('load', onload);
         handle.focus();
     }}""", index)
+    # Let the page settle after scrolling (a reader's hand takes longer than this to reach a key).
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_timeout(250)
     page.keyboard.press(key)
     try:
         page.wait_for_function("() => window.__optbookTrip.done !== null", timeout=timeout_ms,
