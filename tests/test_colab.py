@@ -94,6 +94,7 @@ def _converter(doc="notebooks/08_3_basic_algorithms"):
         "fig-a": colab.Target("figure", doc, "8.3.2"),
         "fig-b": colab.Target("figure", "notebooks/08_5_x", "8.5.1"),
         "sec-b": colab.Target("section", "notebooks/08_5_x", title="Adam"),
+        "eq-b": colab.Target("equation", "notebooks/08_5_x", "8.5.2"),
         "notebooks/08_5_x": colab.Target("document", "notebooks/08_5_x", title="8.5 Adaptive"),
     }
     cites = {"k1": {"author": "Kingma and Ba", "year": "2015"},
@@ -108,6 +109,7 @@ def _converter(doc="notebooks/08_3_basic_algorithms"):
     ("see {numref}`Figure %s <fig-a>`", "see Figure 8.3.2"),
     ("see {numref}`fig-b`", "see [Fig. 8.5.1](https://example.org/book/notebooks/08_5_x.html#fig-b)"),
     ("in {ref}`sec-b`", "in [Adam](https://example.org/book/notebooks/08_5_x.html#sec-b)"),
+    ("by {eq}`eq-b`", "by [(8.5.2)](https://example.org/book/notebooks/08_5_x.html#equation-eq-b)"),
     ("read {doc}`08_5_x`", "read [8.5 Adaptive](https://example.org/book/notebooks/08_5_x.html)"),
 ])
 def test_roles(myst, commonmark):

@@ -208,7 +208,10 @@ class Converter:
 
     def link(self, label: str, target: Target) -> str:
         page = f"{self.base}{target.doc}.html"
-        return page if target.kind == "document" else f"{page}#{label}"
+        if target.kind == "document":
+            return page
+        # Sphinx's anchor of a labelled equation is "equation-<label>"; of the others, the label.
+        return f"{page}#equation-{label}" if target.kind == "equation" else f"{page}#{label}"
 
     def role(self, m: re.Match) -> str:
         name, content = m[1], m[2]
