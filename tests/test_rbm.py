@@ -212,3 +212,25 @@ def test_free_energy_function_agrees_with_method():
     v = random_data(5)
     torch.testing.assert_close(free_energy(v, *rbm.params), rbm.free_energy(v), rtol=0, atol=0)
     torch.testing.assert_close(exact_gradient(v, *rbm.params).W, rbm.exact_gradient(v).W)
+
+
+@pytest.mark.parametrize("width", [3, 64, 1001])
+def test_softplus_sum_of_the_enumeration(width):
+    # the enumeration's sum of softplus terms against the literal formula, and its gradient
+    # against the sigmoid, from far negative to far positive values and exactly at the kink 0
+    from torch.nn.functional import softplus
+
+    from optbook.rbm.model import _softplus_sum
+
+    x = 30 * torch.randn(50, width, dtype=torch.float64, generator=torch.Generator().manual_seed(width))
+    x[0, 0], x[1, 0], x[2, :] = -800.0, 800.0, 0.0
+    x.requires_grad_(True)
+    literal = (x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))).sum(-1)
+    if width <= 1000:
+        torch.testing.assert_close(_softplus_sum(x), literal, rtol=1e-14, atol=1e-11)
+    else:  # above 1,000 terms the product could underflow: torch's softplus, which stops at x = 20
+        torch.testing.assert_close(_softplus_sum(x), softplus(x).sum(-1), rtol=0, atol=0)
+        return
+    (grad,) = torch.autograd.grad(_softplus_sum(x).sum(), x)
+    torch.testing.assert_close(grad, torch.sigmoid(x), rtol=0, atol=1e-15)
+
