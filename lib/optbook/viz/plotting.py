@@ -111,10 +111,10 @@ def draw_learning_curves(
 PIXEL_RATIO = 2
 #: The smallest text a figure may show, in CSS pixels, where the book shows it.
 MIN_TEXT_CSS_PX = 9.0
-#: Width of the book's content column in CSS pixels in a 1280-px-wide window: the book theme's
-#: article column at its widest. A wider figure is scaled down to it. tests/browser/test_figures.py
-#: measures the text where the figures really are shown.
-CONTENT_WIDTH_PX = 760
+#: Width of the book's content column in CSS pixels in a 1280-px-wide window (the theme shows a
+#: figure at most 672 px wide there; a little less for safety). A wider figure is scaled down to
+#: it. tests/browser/test_figures.py measures the text where the figures really are shown.
+CONTENT_WIDTH_PX = 668
 #: PNG text chunk that records a figure's smallest drawn text, in bitmap pixels ("none": no text).
 TEXT_SIZE_KEY = "optbook:min-text-px"
 
