@@ -12,7 +12,9 @@ subpackage     modules
 ``ch08_5``     ``diagonal_scaling`` (rotated quadratics and diagonal preconditioning)
 ``ch08_6``     ``saddles`` (where Newton's method goes: batched Newton paths on a double well)
 ``ch08_7``     ``coordinate_descent``, ``curriculum``, ``pretraining``, ``smoothing``
+``ch08_8``     ``stacked``, ``single``, ``decoupling``, ``edge_of_stability``, ``batch_size``
 ``ch11_5``     ``debugging`` (confident mistakes, chance levels, diagnosis)
+``ch12_1``     ``workloads`` (picklable models and objectives for worker processes), ``cost_models``
 =============  ==========================================================================
 
 Sections without a subpackage use only the library's algorithms and the shared problems in
