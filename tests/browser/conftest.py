@@ -7,8 +7,11 @@ The tests import the helpers with ``from conftest import ...`` (pytest puts this
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import http.server
+import io
 import os
 import threading
 from pathlib import Path
@@ -42,18 +45,71 @@ def content_pages() -> list[str]:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site as a static host does (GitHub Pages, Netlify, ReadTheDocs): text files
+    gzip-compressed when the browser accepts it, so measured transfer sizes are a reader's."""
+
+    COMPRESSIBLE = (".html", ".js", ".css", ".json", ".svg", ".txt", ".map", ".inv")
+    _gzipped: dict = {}
+
     def log_message(self, *args):
         pass
 
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if (path.suffix.lower() not in self.COMPRESSIBLE or not path.is_file()
+                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+            return super().send_head()
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in self._gzipped:
+            self._gzipped[key] = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        body = self._gzipped[key]
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
-@pytest.fixture(scope="session")
-def server():
+
+@contextlib.contextmanager
+def serve_site():
+    """The built book on a free loopback port; yields its base URL."""
     handler = functools.partial(_Handler, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server():
+    with serve_site() as url:
+        yield url
+
+
+def transfer_bytes(browser, url, **kw) -> tuple[int, list[tuple[int, str]]]:
+    """What a first visit to ``url`` downloads (empty cache, 2x screen unless told): the sum of
+    every response's body as sent (compressed where the server compresses) and headers, and the
+    per-URL sizes, largest first."""
+    kw.setdefault("device_scale_factor", 2)
+    page, _ = open_page(browser, url, **kw)
+    try:
+        # every image, including those below the fold, and MathJax's fonts
+        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.wait_for_load_state("networkidle")
+        rows = []
+        for response in page._optbook_responses:
+            sizes = response.request.sizes()
+            rows.append((sizes["responseBodySize"] + sizes["responseHeadersSize"], response.url))
+    finally:
+        page.close()
+    rows.sort(reverse=True)
+    return sum(n for n, _ in rows), rows
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +143,9 @@ def open_page(browser, url, *, viewport=None, device_scale_factor=1, color_mode=
     page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
     page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    responses: list = []  # every response, for transfer_bytes
+    page._optbook_responses = responses
+    page.on("response", lambda r: responses.append(r))
     if on_response is not None:
         page.on("response", on_response)
     page.goto(url, wait_until="load")

@@ -10,87 +10,16 @@ go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import threading
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
+from conftest import ROOT, SITE, content_pages, fail_with_screenshot, open_page
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("OPTBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]
-# sphinx-thebe 0.3.1 includes its configuration script twice on every page; harmless.
-KNOWN_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",)
-
-
-def content_pages() -> list[str]:
-    if not (SITE / "index.html").exists():
-        pytest.fail(f"no built book at {SITE}: run `make book` first")
-    pages = []
-    for path in sorted(SITE.rglob("*.html")):
-        rel = path.relative_to(SITE).as_posix()
-        if rel.startswith(("_static/", "_sources/", "_images/")) or rel == "index.html":
-            continue  # index.html only redirects to the intro
-        pages.append(rel)
-    return pages
-
-
-@pytest.fixture(scope="module")
-def server():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium`")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def open_page(browser, url):
-    """Load ``url`` and return (page, problems) with console errors and failed loads."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-
-    def on_console(msg):
-        if msg.type == "error" and not any(n in msg.text for n in KNOWN_NOISE):
-            problems.append(f"console error: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
-    page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
-    return page, problems
-
-
-def fail_with_screenshot(page, rel, problems):
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / (rel.replace("/", "__") + ".png")
-    page.screenshot(path=str(shot), full_page=True)
-    pytest.fail(f"{rel}: " + "; ".join(problems) + f" (screenshot: {shot})")
+# The server and browser fixtures, the page list and the page loader are shared with the other
+# browser tests: see conftest.py.
 
 
 @pytest.mark.parametrize("rel", content_pages())
@@ -248,8 +177,10 @@ SEARCH_TERMS = {
     "08_5_adaptive_learning_rates": "AdaGrad",
     "08_6_second_order": "BFGS",
     "08_7_strategies": "normalisation",
+    "08_8_since_the_book": "Muon",
     "11_4_hyperparameters": "hyperparameter",
     "11_5_debugging": "debugging",
+    "12_1_beyond_one_machine": "Hogwild",
     "rbm_contrastive_divergence": "contrastive",
 }
 
