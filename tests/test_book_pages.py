@@ -55,3 +55,14 @@ def _library_names() -> set[str]:
         names |= {n for n in re.findall(r"^(?:def|class) (\w+)", py.read_text(), flags=re.M)
                   if not n.startswith("_")}
     return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_checks_are_folded_in_jupyterlab(path):
+    """The web book drops cells tagged ``remove-cell``; JupyterLab ignores the tag, so their
+    code is folded there (``jupyter.source_hidden``), one click away but out of the prose's way."""
+    cells = json.loads(path.read_text())["cells"]
+    unfolded = [i for i, c in enumerate(cells)
+                if c["cell_type"] == "code" and "remove-cell" in c["metadata"].get("tags", [])
+                and not c["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert not unfolded, f"{path.name}: hidden checks shown open in JupyterLab, cells {unfolded}"
