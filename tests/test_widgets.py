@@ -159,3 +159,20 @@ def test_race_bad_arguments():
         trajectory_race([landscapes.saddle()], OPTS)
     with pytest.raises(ValueError, match="steps must be an int or one per landscape"):
         trajectory_race([landscapes.quadratic()], OPTS, steps=[1, 2])
+
+
+def test_scrubber_leaves_the_live_widget_ready_to_blit(monkeypatch):
+    """Scrubber frames are drawn at 2x; afterwards the live widget's background is cached again
+    at its own resolution, so its next slider move only redraws the changing artists."""
+    fig, update, artists = _sine_figure()
+    live = LiveFigure(fig, update, artists)
+    slider = w.FloatSlider(value=1.0, min=0.5, max=1.5, step=0.5)
+    box = live.widget({"a": slider})
+    live.scrubber({"a": [0.5, 1.0, 1.5]})
+    full_draws = []
+    original = live.canvas.draw
+    monkeypatch.setattr(live.canvas, "draw", lambda *a, **k: (full_draws.append(1), original(*a, **k)))
+    slider.value = 1.5
+    assert full_draws == []
+    fresh = LiveFigure(*_sine_figure())
+    assert _decode(box.children[1].value).shape == _decode(fresh.render("jpeg", a=1.5)).shape

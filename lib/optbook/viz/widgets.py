@@ -185,6 +185,10 @@ class LiveFigure:
         buf = io.BytesIO()
         Image.fromarray(np.asarray(self.canvas.buffer_rgba())[..., :3]).save(
             buf, format="webp", lossless=True, method=4)
+        if ratio != self.live_ratio:
+            # Cache the live widget's background now, so that a reader's first slider move
+            # does not pay for a full redraw at the other resolution (100-200 ms).
+            self._draw(combos[0], self.live_ratio)
         return buf.getvalue(), out
 
     @staticmethod
@@ -225,6 +229,9 @@ class LiveFigure:
                 raise ValueError(f"initial value {v0!r} for {n!r} is not one of {values[n]!r}")
             start.append(values[n].index(v0))
         background, pngs = self.overlays(grid)
+        if self.controls:  # a live widget is showing: cache its background again at its own
+            # resolution now, so that its first slider move is not a full redraw
+            self._draw(self._values(self.controls), self.live_ratio)
         backdrop = "data:image/webp;base64," + base64.b64encode(background).decode()
         css_width = round(self.fig.get_figwidth() * self._dpi)  # shown at its authored size
         uris = ["data:image/png;base64," + base64.b64encode(p).decode() for p in pngs]
