@@ -136,6 +136,8 @@ def test_scrubber_frames_are_2x_and_shown_at_the_css_size():
         assert png_size(png) == (240 * PIXEL_RATIO, 120 * PIXEL_RATIO)
         smallest = float(png_text(png)[TEXT_SIZE_KEY])
         assert smallest / PIXEL_RATIO >= MIN_TEXT_CSS_PX - 1e-6  # the 6-pt note was raised
+    # the live widget's background is cached again at its own ratio (a fast first slider move)
+    assert live._ratio == LiveFigure.live_ratio and live._background is not None
     # the live image stays at the figure's CSS size, with LiveFigure.live_ratio pixels per CSS px
     jpeg = Image.open(io.BytesIO(live.render("jpeg", a=1.0)))
     assert jpeg.size == (240 * LiveFigure.live_ratio, 120 * LiveFigure.live_ratio)
