@@ -109,6 +109,28 @@ def _time_step(opt, device) -> float:
     return time.perf_counter() - start
 
 
+def measure(names=None, *, steps=30, warmup=5, rounds=5, device="cpu") -> list[tuple[str, float, float, str]]:
+    """(name, optbook ms/step, torch.optim ms/step, note) for the rows of ``PAIRS`` in ``names``
+    (all by default): medians of ``rounds × steps`` alternating single steps after ``warmup``."""
+    device = torch.device(device)
+    rows = []
+    for name, (ours, theirs, note) in PAIRS.items():
+        if names and name not in names:
+            continue
+        opts = {"optbook": ours(_params(device)), "torch": theirs(_params(device))}
+        for _ in range(warmup):
+            for opt in opts.values():
+                opt.step()
+        times = {"optbook": [], "torch": []}
+        for r in range(rounds * steps):
+            # Alternate single steps, and which goes first, so load from elsewhere hits both.
+            for key in ("optbook", "torch") if r % 2 == 0 else ("torch", "optbook"):
+                times[key].append(_time_step(opts[key], device))
+        rows.append((name, 1e3 * statistics.median(times["optbook"]),
+                     1e3 * statistics.median(times["torch"]), note))
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
@@ -118,36 +140,20 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", nargs="*", default=None, help="names of rows to run")
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     n = sum(p.numel() for p in _params("cpu"))
 
     print(
-        f"{n:,} float32 parameters in {len(SHAPES)} tensors on {device}; torch "
+        f"{n:,} float32 parameters in {len(SHAPES)} tensors on {args.device}; torch "
         f"{torch.__version__}, {torch.get_num_threads()} threads; median of "
         f"{args.rounds}×{args.steps} steps after {args.warmup} warm-up steps.\n"
     )
     print("| optimiser | optbook (ms/step) | torch.optim (ms/step) | ratio | note |")
     print("| --- | ---: | ---: | ---: | --- |")
-    for name, (ours, theirs, note) in PAIRS.items():
-        if args.only and name not in args.only:
-            continue
-        opts = {"optbook": ours(_params(device)), "torch": theirs(_params(device))}
-        for _ in range(args.warmup):
-            for opt in opts.values():
-                opt.step()
-        times = {"optbook": [], "torch": []}
-        for r in range(args.rounds * args.steps):
-            # Alternate single steps, and which goes first, so load from elsewhere hits both.
-            for key in ("optbook", "torch") if r % 2 == 0 else ("torch", "optbook"):
-                times[key].append(_time_step(opts[key], device))
-        ms = {key: 1e3 * statistics.median(t) for key, t in times.items()}
-        print(
-            f"| {name} | {ms['optbook']:.3f} | {ms['torch']:.3f} | "
-            f"{ms['optbook'] / ms['torch']:.2f} | {note} |",
-            flush=True,
-        )
+    for name, ours, ref, note in measure(args.only, steps=args.steps, warmup=args.warmup,
+                                        rounds=args.rounds, device=args.device):
+        print(f"| {name} | {ours:.3f} | {ref:.3f} | {ours / ref:.2f} | {note} |", flush=True)
 
 
 if __name__ == "__main__":
