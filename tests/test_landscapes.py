@@ -34,7 +34,8 @@ def test_gradient_matches_autograd(land):
     assert [gx, gy] == pytest.approx(land.grad(t).tolist(), rel=1e-15)
 
 
-@pytest.mark.parametrize("land", [landscapes.quadratic(7.0), landscapes.rosenbrock()], ids=lambda land: land.name)
+@pytest.mark.parametrize("land", [landscapes.quadratic(7.0), landscapes.rosenbrock()],
+                         ids=lambda land: land.name)
 def test_lipschitz_is_largest_hessian_eigenvalue_at_minimiser(land):
     x = torch.tensor(land.minimiser, dtype=torch.float64)
     H = torch.autograd.functional.hessian(land.f, x)
