@@ -2,9 +2,12 @@
 
 Jupyter Book 1 (myst-nb, ``execute_notebooks: cache``) executes the notebooks that have no
 cached run one after another while it builds. ``make book`` first runs this script, which
-executes the same notebooks with jupyter-cache's ``local-parallel`` executor (a process pool,
-each notebook in its own folder, as myst-nb would) into the same cache; the build then finds
-every notebook cached and only renders. Notebooks whose code has not changed since their cached
+executes the same notebooks with jupyter-cache's own process worker (each notebook in its own
+folder, as myst-nb would) into the same cache, one per core at a time; the build then finds
+every notebook cached and only renders. The longest notebooks start first (their times on the
+Performance page, ``book/performance_table.md``) and each worker takes the next notebook when it
+is free, which keeps the cores busy until the end (jupyter-cache's ``local-parallel`` executor
+hands out notebooks in pairs, in file order). Notebooks whose code has not changed since their cached
 run are not executed again (the cache is keyed by a hash of the code cells).
 
 A notebook that fails here is left uncached: the build executes it again and reports the error
@@ -17,13 +20,15 @@ Usage: ``python tools/execute_notebooks.py [--cache _build/.jupyter_cache] NOTEB
 from __future__ import annotations
 
 import argparse
-import logging
+import multiprocessing
+import os
+import re
 import time
 from pathlib import Path
 
 import yaml
 from jupyter_cache import get_cache
-from jupyter_cache.executors import load_executor
+from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +37,13 @@ def book_timeout() -> int:
     """The per-cell timeout of ``_config.yml`` (``execute.timeout``), so both runs agree."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     return int(config.get("execute", {}).get("timeout", 30))
+
+
+def expected_seconds() -> dict[str, float]:
+    """Each notebook's execution time as last measured by ``make bench`` (file name → seconds)."""
+    table = ROOT / "book" / "performance_table.md"
+    text = table.read_text() if table.exists() else ""
+    return {name: float(sec) for name, sec in re.findall(r"\| execute `([^`]+)` \| ([\d.]+) s", text)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,15 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"execute_notebooks: {len(uris) - len(stale)} cached, {len(stale)} to execute")
     if not stale:
         return 0
-    logger = logging.getLogger("execute_notebooks")
-    logger.setLevel(logging.WARNING)
+    known = expected_seconds()
+    stale.sort(key=lambda r: -known.get(Path(r.uri).name, Path(r.uri).stat().st_size / 2e3))
+    jobs = [ProcessData(r.pk, r.uri, cache, book_timeout(), False) for r in stale]
     start = time.perf_counter()
-    result = load_executor("local-parallel", cache, logger=logger).run_and_cache(
-        filter_uris=[r.uri for r in stale], timeout=book_timeout(), allow_errors=False
-    )
-    print(f"execute_notebooks: {len(result.succeeded)} executed in "
-          f"{time.perf_counter() - start:.0f} s wall")
-    for uri in result.excepted + result.errored:
+    with multiprocessing.Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
+        outcomes = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), jobs, chunksize=1))
+    succeeded = [uri for code, uri in outcomes if code == 0]
+    failed = [uri for code, uri in outcomes if code != 0]
+    print(f"execute_notebooks: {len(succeeded)} executed in {time.perf_counter() - start:.0f} s wall")
+    for uri in failed:
         print(f"execute_notebooks: FAILED {Path(uri).relative_to(ROOT)} (the build will re-run it "
               "and show the error)")
     return 0
