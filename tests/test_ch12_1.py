@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from optbook import training
 from optbook.distributed import ring_allreduce_bytes
 from optbook.experiments.ch12_1 import (
     DIGITS_SPACE,
@@ -22,6 +23,7 @@ from optbook.experiments.ch12_1 import (
     ring_allreduce,
     ring_allreduce_time,
 )
+from optbook.experiments.ch12_1.workloads import _digits
 
 
 @pytest.mark.parametrize("p, n", [(1, 5), (2, 8), (3, 7), (4, 12), (5, 3), (6, 60)])
@@ -114,6 +116,18 @@ def test_workloads_are_picklable_and_seeded():
     err = digits_error(a.state_dict())
     manual = (a(Xv).argmax(1) != yv).double().mean().item()
     assert err == manual and 0.7 < err < 1.0  # untrained: about chance
+
+
+def test_digits_objective_is_the_training_loop_of_the_book():
+    # digits_objective skips train()'s per-epoch records; the weights, and so the error, are the same.
+    train, val = _digits(torch.float32)
+    for p, epochs in [({"lr": 0.5, "weight_decay": 1e-5, "width": 31.6}, 2),
+                      ({"lr": 2.9, "weight_decay": 0.05, "width": 200.0}, 3),
+                      ({"lr": 0.01, "weight_decay": 1e-6, "width": 9.0}, 1)]:
+        model = training.mlp([64, round(p["width"]), 10], activation="relu", seed=0)
+        opt = torch.optim.SGD(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+        hist = training.train(model, opt, train, val, epochs=epochs, batch_size=64, seed=0)
+        assert digits_objective(p, epochs) == hist.val_error[-1], p
 
 
 def test_digits_objective():

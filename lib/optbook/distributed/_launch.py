@@ -1,10 +1,23 @@
-"""Starting worker processes: the checks made before spawning, a free port, and the spawn itself.
+"""Starting worker processes: the checks made before starting them, a free port, and the start itself.
 
-Workers are started with :func:`torch.multiprocessing.start_processes` (``start_method="spawn"``),
-which starts fresh interpreters: everything a worker needs reaches it by pickling, so every
-function handed to a worker must be importable by name (defined at module level in an
-importable module, or a :func:`functools.partial` of one). Results come back through a file
-written by rank 0 (a queue handed to spawned workers was not reliable here; see BUILD-NOTES).
+Workers are started with :func:`torch.multiprocessing.start_processes`, by one of two methods
+(:func:`start_method`):
+
+* ``"forkserver"`` (Linux): the first start launches a *fork server*, a fresh single-threaded
+  interpreter that imports torch (and what the first job's functions need) once; every worker
+  after that is a ``fork()`` of it, which costs milliseconds instead of the seconds a fresh
+  interpreter spends importing torch (and ``DistributedDataParallel``'s import of
+  ``torch._dynamo``). Forking the server is safe where forking the caller would not be: the
+  server runs no threads (no OpenMP pool, no Jupyter kernel threads, no gloo), and each worker
+  creates its own process group after the fork. The server lives as long as the calling
+  process; it is shared with every other user of :mod:`multiprocessing`'s forkserver.
+* ``"spawn"`` (elsewhere, or with ``OPTBOOK_START_METHOD=spawn``): a fresh interpreter per worker.
+
+Either way everything a worker needs reaches it by pickling, so every function handed to a
+worker must be importable by name (defined at module level in an importable module, or a
+:func:`functools.partial` of one). Each worker starts with the caller's current ``sys.path``,
+working directory and environment variables, as a spawned one would. Results come back through a
+file written by rank 0 (a queue handed to spawned workers was not reliable here; see BUILD-NOTES).
 """
 
 from __future__ import annotations
@@ -23,20 +36,37 @@ import torch.multiprocessing as mp
 
 from .._validation import check_bool, check_int
 
-__all__ = ["check_picklable", "check_world_size", "free_port", "spawn"]
+__all__ = ["check_picklable", "check_world_size", "free_port", "modules_of", "spawn", "start_method",
+           "start_workers"]
 
 
 class _MainModuleFinder(pickle.Pickler):
-    """A pickler that notes every function or class that lives in an unimportable ``__main__``."""
+    """A pickler that notes the functions and classes it pickles by reference, and those from ``__main__``."""
 
     def __init__(self, file):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.from_main: list[str] = []
+        self.modules: set[str] = set()
 
     def reducer_override(self, obj):
-        if (callable(obj) or isinstance(obj, type)) and getattr(obj, "__module__", None) == "__main__":
-            self.from_main.append(getattr(obj, "__qualname__", repr(obj)))
+        if callable(obj) or isinstance(obj, type):
+            module = getattr(obj, "__module__", None)
+            if module == "__main__":
+                self.from_main.append(getattr(obj, "__qualname__", repr(obj)))
+            elif isinstance(module, str):
+                self.modules.add(module)
         return NotImplemented
+
+
+def modules_of(*objs) -> list[str]:
+    """The modules a worker imports to unpickle ``objs`` (functions, classes, partials), sorted.
+
+    ``__main__`` and ``builtins`` are left out. Used to preload them into the fork server.
+    """
+    finder = _MainModuleFinder(io.BytesIO())
+    for obj in objs:
+        finder.dump(obj)
+    return sorted(finder.modules - {"builtins", "__main__"})
 
 
 def check_picklable(name: str, fn) -> None:
@@ -86,27 +116,87 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(worker: Callable, payload: dict, world_size: int):
-    """Run ``worker(rank, in_path, out_path)`` in ``world_size`` spawned processes; return rank 0's output.
+#: What the fork server always imports (``__main__`` as a spawned worker would: a script's
+#: module-level functions stay reachable).
+_BASE_PRELOAD = ("__main__", "torch", "torch.distributed", "optbook.distributed")
+#: What ``DistributedDataParallel`` needs besides: its constructor imports ``torch._dynamo``.
+DDP_PRELOAD = ("torch.nn.parallel", "torch._dynamo")
 
-    ``payload`` is written with :func:`torch.save` to ``in_path`` (a fresh temporary directory);
-    ``worker`` must write its result with :func:`torch.save` to ``out_path`` on rank 0. A worker
-    that raises makes this raise too (torch's ``ProcessRaisedException`` carries its traceback).
+
+def start_method() -> str:
+    """How workers start: ``"forkserver"`` on Linux, ``"spawn"`` elsewhere (see the module docstring).
+
+    The environment variable ``OPTBOOK_START_METHOD`` (``"spawn"`` or ``"forkserver"``) overrides
+    the choice, e.g. to compare the two or to rule the fork server out while debugging.
     """
-    with tempfile.TemporaryDirectory(prefix="optbook-dist-") as tmp, _quiet_cpp_warnings():
+    method = os.environ.get("OPTBOOK_START_METHOD")
+    if method is None:
+        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    if method not in ("spawn", "forkserver"):
+        raise ValueError(f"OPTBOOK_START_METHOD must be 'spawn' or 'forkserver', got {method!r}")
+    if method not in mp.get_all_start_methods():
+        raise ValueError(f"start method {method!r} is not available on this platform ({sys.platform})")
+    return method
+
+
+def prepare_start(preload=()) -> str:
+    """Choose the start method; for the fork server, name what it imports if this call launches it.
+
+    ``preload`` (module names) is added to :data:`_BASE_PRELOAD`. The list only matters when the
+    server is not running yet (the first call, or after it died); a running server keeps what it
+    imported, and a worker imports anything else it needs itself, as a spawned one would.
+    """
+    method = start_method()
+    if method == "forkserver":
+        modules = list(dict.fromkeys([*_BASE_PRELOAD, *preload]))
+        mp.get_context("forkserver").set_forkserver_preload(modules)
+    return method
+
+
+def _entry(rank: int, worker: Callable, env: dict, *args) -> None:
+    """Run ``worker(rank, *args)`` with the caller's environment (a forked worker has the server's)."""
+    if os.environ != env:
+        os.environ.clear()
+        os.environ.update(env)
+    worker(rank, *args)
+
+
+def start_workers(worker: Callable, args: tuple, nprocs: int, preload=()) -> None:
+    """Run ``worker(rank, *args)`` in ``nprocs`` new processes and wait for them all.
+
+    The processes are started by :func:`start_method` (``preload``: see :func:`prepare_start`),
+    with C++ warnings quiet (:func:`_quiet_cpp_warnings`). ``args`` are pickled as
+    :mod:`torch.multiprocessing` does (tensors in shared memory stay shared). A worker that
+    raises makes this raise too (torch's ``ProcessRaisedException`` carries its traceback).
+    """
+    with _quiet_cpp_warnings():
+        method = prepare_start(preload)
+        mp.start_processes(_entry, args=(worker, dict(os.environ), *args), nprocs=nprocs, join=True,
+                           start_method=method)
+
+
+def spawn(worker: Callable, payload: dict, world_size: int, preload=()):
+    """Run ``worker(rank, in_path, out_path)`` in ``world_size`` new processes; return rank 0's output.
+
+    The processes are started by :func:`start_workers`. ``payload`` is written with
+    :func:`torch.save` to ``in_path`` (a fresh temporary directory); ``worker`` must write its
+    result with :func:`torch.save` to ``out_path`` on rank 0.
+    """
+    with tempfile.TemporaryDirectory(prefix="optbook-dist-") as tmp:
         in_path, out_path = os.path.join(tmp, "in.pt"), os.path.join(tmp, "out.pt")
         torch.save(payload, in_path)
-        mp.start_processes(worker, args=(in_path, out_path), nprocs=world_size, join=True,
-                           start_method="spawn")
+        start_workers(worker, (in_path, out_path), world_size, preload)
         return torch.load(out_path, weights_only=False)
 
 
 @contextlib.contextmanager
 def _quiet_cpp_warnings():
-    """Spawned workers log C++ errors only, unless ``TORCH_CPP_LOG_LEVEL`` is already set.
+    """Workers log C++ errors only, unless ``TORCH_CPP_LOG_LEVEL`` is already set.
 
     Without a network (``.ci/offline``), c10d warns on every connection that it cannot look up
     the client's host name, which is harmless on loopback and would fill a notebook's output.
+    torch reads the level when it is imported: a fork server launched inside this context keeps
+    it for every worker it forks.
     """
     if "TORCH_CPP_LOG_LEVEL" in os.environ:
         yield

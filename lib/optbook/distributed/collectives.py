@@ -64,7 +64,7 @@ def _allreduce_worker(rank: int, in_path: str, out_path: str) -> None:
 def time_allreduce(numels, *, world_size: int = 2, repeats: int = 5, allow_oversubscribe: bool = False):
     """Seconds for one float32 all-reduce of each size in ``numels``, over ``world_size`` processes.
 
-    Spawns the processes once (gloo on 127.0.0.1), and for each size runs one warm-up and
+    Starts the processes once (gloo on 127.0.0.1), and for each size runs one warm-up and
     ``repeats`` timed all-reduces, each after a barrier. Returns an array of shape
     ``(len(numels), repeats)`` as measured on rank 0; take the median per row. Timings depend on
     the machine and its load: use them for shapes (fixed cost, then linear), not for constants.

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .._validation import check_int
-from ._launch import check_picklable, check_world_size, free_port, spawn
+from ._launch import DDP_PRELOAD, check_picklable, check_world_size, free_port, modules_of, spawn
 
 __all__ = ["DataParallelResult", "global_batches", "train_data_parallel", "train_accumulated"]
 
@@ -173,7 +173,7 @@ def _make_optimizer(optimizer_fn, params):
 
 
 def _dp_worker(rank: int, in_path: str, out_path: str) -> None:
-    """One rank of :func:`train_data_parallel` (module level, so spawned processes can import it)."""
+    """One rank of :func:`train_data_parallel` (module level, so worker processes can import it)."""
     from torch.nn.parallel import DistributedDataParallel
 
     cfg = torch.load(in_path, weights_only=False)
@@ -276,7 +276,8 @@ def train_data_parallel(
 
     Step :math:`t` uses row :math:`t` of :func:`global_batches` ``(len(X), batch_size, steps,
     seed)``. With ``world_size == 1`` training runs in this process (no ``torch.distributed``).
-    Otherwise ``world_size`` processes are spawned (:mod:`torch.multiprocessing`), joined by
+    Otherwise ``world_size`` processes are started (:mod:`torch.multiprocessing`; on Linux forked
+    from a fork server that imported torch once, see :mod:`optbook.distributed._launch`), joined by
     ``torch.distributed`` over TCP on a free port of 127.0.0.1 — gloo on CPUs, NCCL with one GPU
     per process — and the model is wrapped in
     :class:`~torch.nn.parallel.DistributedDataParallel`; rank :math:`r` computes on its shard of
@@ -291,7 +292,7 @@ def train_data_parallel(
             DDP copies rank 0's initial parameters to every rank anyway).
         device: ``"cpu"``, ``"cuda"`` (one GPU per process) or ``None``: CUDA when there are at
             least ``world_size`` GPUs, else the CPU.
-        threads_per_process: torch threads in each spawned process (1 suits a small model on a
+        threads_per_process: torch threads in each worker process (1 suits a small model on a
             few cores; the in-process run leaves the caller's setting alone).
 
     Returns:
@@ -325,7 +326,8 @@ def train_data_parallel(
                    y=y.detach().cpu(), batches=batches, batch_size=batch_size, world_size=world_size,
                    backend=backend, device=device, threads=threads_per_process,
                    init_method=f"tcp://127.0.0.1:{free_port()}")
-    out = spawn(_dp_worker, payload, world_size)
+    out = spawn(_dp_worker, payload, world_size,
+                preload=DDP_PRELOAD + tuple(modules_of(model_fn, optimizer_fn, loss_fn)))
     return DataParallelResult(
         out["state_dict"], out["losses"], out["step_seconds"], out["allreduce_seconds"], world_size,
         batch_size, 1, out["grad_numel"], out["grad_bytes"], backend, device, time.perf_counter() - t_start,

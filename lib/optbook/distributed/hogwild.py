@@ -38,7 +38,7 @@ import torch
 import torch.multiprocessing as mp
 
 from .._validation import check_bool, check_int, check_real
-from ._launch import check_world_size
+from ._launch import check_world_size, prepare_start, start_workers
 
 __all__ = ["SparseLeastSquares", "sparse_least_squares", "HogwildResult", "hogwild_sgd"]
 
@@ -151,7 +151,7 @@ def _sgd_loop(w, problem_arrays, lr, n_updates, seed, rank, lock, snapshot_every
 
 
 def _hogwild_worker(rank, w_shared, ready, seconds, cfg, lock, out_path):
-    """One Hogwild! process (module level, so spawned processes can import it)."""
+    """One Hogwild! process (module level, so worker processes can import it)."""
     torch.set_num_threads(1)
     ready[rank] = 1.0
     while ready.sum().item() < len(ready):  # start together: a worker still importing races nobody
@@ -181,7 +181,8 @@ def hogwild_sgd(
     In total ``round(epochs * n)`` updates are made, split evenly over the processes; each draws
     its examples uniformly with replacement from ``numpy.random.default_rng([seed, rank])``.
     ``n_workers=1`` runs the same loop in this process: plain sequential SGD, deterministic.
-    With more, the processes are spawned (:mod:`torch.multiprocessing`) and update a tensor in
+    With more, the processes are started as :func:`~optbook.distributed._launch.start_workers` does
+    (:mod:`torch.multiprocessing`) and update a tensor in
     shared memory (``share_memory_()``) through numpy views; the interleaving of their updates
     is up to the operating system, so runs with ``n_workers > 1`` are not reproducible bit for
     bit even with a seed. ``lock=True`` serialises the updates with a lock: the synchronised
@@ -211,13 +212,11 @@ def hogwild_sgd(
         w_shared.share_memory_()
         ready = torch.zeros(n_workers).share_memory_()
         seconds = torch.zeros(n_workers, dtype=torch.float64).share_memory_()
-        ctx = mp.get_context("spawn")
-        the_lock = ctx.Lock() if lock else None
+        the_lock = mp.get_context(prepare_start()).Lock() if lock else None
         cfg = dict(arrays=arrays, lr=lr, n_updates=n_updates, seed=seed, snapshot_every=snapshot_every)
         with tempfile.TemporaryDirectory(prefix="optbook-hogwild-") as tmp:
             out_path = os.path.join(tmp, "rank0.pt")
-            mp.start_processes(_hogwild_worker, args=(w_shared, ready, seconds, cfg, the_lock, out_path),
-                               nprocs=n_workers, join=True, start_method="spawn")
+            start_workers(_hogwild_worker, (w_shared, ready, seconds, cfg, the_lock, out_path), n_workers)
             rec = torch.load(out_path, weights_only=False)
         snaps, snap_t, snap_k = rec["snapshots"], rec["snap_t"], rec["snap_k"]
         snaps[0] = 0.0  # the start: process 1 may have begun a moment before process 0 copied w
