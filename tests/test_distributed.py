@@ -1,10 +1,16 @@
 """Synchronous data parallelism (optbook.distributed.data_parallel): equal to large-minibatch SGD.
 
-Each multi-process run spawns 2 processes (gloo on loopback), a few seconds each, so the file
-starts three of them: one per optimiser family the chapter relies on.
+Each multi-process run starts 2 processes (gloo on loopback), one run per optimiser family the
+chapter relies on. On Linux they are forks of one fork server (optbook.distributed._launch), so
+only the first run pays for importing torch (about 3 s); the spawn path is checked by one
+one-process start below.
 """
 
+import multiprocessing
+import os
 import pickle
+import sys
+import uuid
 from functools import partial
 
 import numpy as np
@@ -14,7 +20,7 @@ from torch import nn
 
 import optbook.optim
 from optbook.distributed import global_batches, train_accumulated, train_data_parallel
-from optbook.distributed._launch import check_picklable, free_port
+from optbook.distributed._launch import check_picklable, free_port, modules_of, spawn, start_method
 
 N, D, C = 96, 5, 3
 
@@ -250,3 +256,43 @@ def test_free_port_is_bindable():
     assert 1024 <= port < 65536
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+# ---------------------------------------------------------------------------- how workers start
+
+
+def report_environment(rank, in_path, out_path):
+    """A worker (module level, so workers can import it): rank 0 reports what it sees."""
+    name = torch.load(in_path)["name"]
+    if rank == 0:
+        torch.save(dict(value=os.environ.get(name), ppid=os.getppid()), out_path)
+
+
+START_METHODS = [m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_workers_see_the_callers_environment_at_the_call(method, monkeypatch):
+    monkeypatch.setenv("OPTBOOK_START_METHOD", method)
+    name = "OPTBOOK_TEST_" + uuid.uuid4().hex[:8].upper()
+    assert spawn(report_environment, {"name": name}, 1)["value"] is None  # the fork server runs now
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(name, value)  # set after the server started: a plain fork of it would miss it
+    out = spawn(report_environment, {"name": name}, 1)
+    assert out["value"] == value
+    # a spawned worker is this process's child; a forked one is the fork server's
+    assert (out["ppid"] == os.getpid()) == (method == "spawn")
+
+
+def test_start_method(monkeypatch):
+    monkeypatch.delenv("OPTBOOK_START_METHOD", raising=False)
+    assert start_method() == ("forkserver" if sys.platform.startswith("linux") else "spawn")
+    monkeypatch.setenv("OPTBOOK_START_METHOD", "fork")
+    with pytest.raises(ValueError, match="OPTBOOK_START_METHOD must be 'spawn' or 'forkserver', got 'fork'"):
+        start_method()
+
+
+def test_modules_of_names_what_a_worker_imports():
+    mods = modules_of(make_model, partial(optbook.optim.Adam, lr=0.1), nn.functional.cross_entropy)
+    assert {__name__, "optbook.optim.adaptive", "torch.nn.functional", "functools"} <= set(mods), mods
+    assert "builtins" not in mods and mods == sorted(mods)

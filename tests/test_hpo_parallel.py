@@ -182,3 +182,16 @@ def test_a_failing_worker_is_reported_with_its_error(tmp_path):
     with pytest.raises(RuntimeError, match=r"(?s)worker 0 exited with 1.*this objective always fails"):
         run_study("hpo_parallel_cases:failing_objective", SPACE, storage=url(tmp_path), n_workers=1,
                   n_trials=1)
+
+
+def test_sqlite_storage_commits_without_waiting_for_the_disk(tmp_path):
+    import sqlite3
+
+    from optbook.hpo.parallel import _storage
+
+    storage = _storage(url(tmp_path))
+    with storage.engine.connect() as conn:  # every connection of the storage
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (default: 2, FULL)
+    with sqlite3.connect(tmp_path / "study.db") as plain:  # the mode is stored in the file
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -218,8 +218,29 @@ def _trial_value(t):
 
 
 def _storage(url: str):
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    """Optuna's storage for ``url``; a SQLite file is used in write-ahead-log mode (see below)."""
+    if not url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url)
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    sqlalchemy.event.listen(storage.engine, "connect", _sqlite_wal)
+    storage.engine.dispose()  # connections opened while Optuna set up its tables predate the hook
+    return storage
+
+
+def _sqlite_wal(connection, _record) -> None:
+    """SQLite in write-ahead-log mode with ``synchronous=NORMAL``, on every new connection.
+
+    Optuna commits a dozen times per trial; in SQLite's default mode each commit waits for the
+    disk two or three times (milliseconds each), which made the storage, not the training, most
+    of a short trial's time. In WAL mode a commit appends to a log and returns, readers do not
+    block the writer, and a crash of a worker (or of the machine: then the last commits may be
+    lost) never corrupts the file. WAL needs every worker on one machine, which a SQLite file
+    needs anyway (a cluster uses a database server, :data:`CLUSTER_SETUP`).
+    """
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def worker_seed(seed: int, worker: int) -> int:
