@@ -2,7 +2,7 @@
 
 * :mod:`.workloads`: module-level (hence picklable) model, optimiser and objective functions
   that the chapter hands to :func:`optbook.distributed.train_data_parallel` and to the
-  hyperparameter searches of :mod:`optbook.hpo`; spawned worker processes import them from here.
+  hyperparameter searches of :mod:`optbook.hpo`; worker processes import them from here.
 * :mod:`.cost_models`: the communication and scheduling arithmetic the chapter draws: the ring
   all-reduce, simulated step by step, its time model and a GPipe pipeline schedule.
 """

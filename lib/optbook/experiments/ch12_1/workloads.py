@@ -1,8 +1,8 @@
 """Picklable workloads of chapter 12.1: what the worker processes train and search.
 
-Processes started with ``spawn`` (the only start method that works the same on Linux, macOS,
-Windows and with CUDA) receive functions by *name* and import them afresh, so the model,
-optimiser and objective functions handed to :func:`optbook.distributed.train_data_parallel`
+Worker processes (spawned, or forked from a fork server that knows nothing of the caller's
+notebook: :mod:`optbook.distributed._launch`) receive functions by *name* and import them, so the
+model, optimiser and objective functions handed to :func:`optbook.distributed.train_data_parallel`
 and to :mod:`optbook.hpo`'s parallel search must live at module level in an importable module:
 here, not in the notebook.
 """
