@@ -234,3 +234,49 @@ def test_softplus_sum_of_the_enumeration(width):
     (grad,) = torch.autograd.grad(_softplus_sum(x).sum(), x)
     torch.testing.assert_close(grad, torch.sigmoid(x), rtol=0, atol=1e-15)
 
+
+
+def _both_routes(rbm):
+    """log Z and the negative phase by the factorised enumeration and by the elementwise one."""
+    from optbook.rbm.model import _enumeration, _factorised, _negative_phase, _negative_phase_elementwise
+
+    assert _factorised(*rbm.params) is not None  # the fast route is taken for these parameters
+    slow_log_z = torch.logsumexp(torch.cat([lw for lw, _, _ in _enumeration(*rbm.params)]), 0)
+    return (rbm.log_partition(), _negative_phase(*rbm.params)), (
+        slow_log_z, _negative_phase_elementwise(*rbm.params))
+
+
+@pytest.mark.parametrize("n_visible,n_hidden,scale", [(64, 12, 0.3), (64, 12, 1.5), (12, 64, 0.3),
+                                                      (100, 12, 0.2), (7, 9, 2.0), (40, 1, 1.0),
+                                                      (1, 5, 1.0)])
+def test_factorised_enumeration_agrees_with_the_elementwise_one(n_visible, n_hidden, scale):
+    """The fast route (e^pre as a product of two half-tables, one log per state, reused block
+    buffers) against the elementwise softplus and sigmoid route, on both branches (enumerating
+    h or v), odd and single-unit layers, several blocks (64 × 12: 4; 100 × 12: 7, the last one
+    short); called twice, after another shape, for the buffers."""
+    rbm = tiny_rbm(n_visible, n_hidden, scale=scale, seed=n_visible + n_hidden)
+    for _ in range(2):
+        (log_z, neg), (log_z_ref, neg_ref) = _both_routes(rbm)
+        assert abs(log_z.item() - log_z_ref.item()) < 1e-11
+        for ours, ref in zip(neg, neg_ref, strict=True):
+            torch.testing.assert_close(ours, ref, rtol=0, atol=1e-13)
+        _both_routes(tiny_rbm(6, 3))
+
+
+@pytest.mark.parametrize("bias,scale", [(0.0, 400.0), (100.0, 0.1)])
+def test_large_parameters_take_the_elementwise_route(bias, scale):
+    """Where e^a, e^β or the product over a state could overflow (weights of hundreds; or 12
+    visible biases of 100, log Π(1 + e^pre) ≈ 1200 > 709), the factorised route declines, and
+    log Z, p(v) and the exact gradient still match brute force and autograd."""
+    from optbook.rbm.model import _factorised
+
+    rbm = tiny_rbm(12, 3, scale=scale, seed=2)
+    rbm.b = rbm.b + bias
+    assert _factorised(*rbm.params) is None
+    log_z, F, V = _brute_force(rbm)
+    assert abs(rbm.log_partition().item() - log_z.item()) < 1e-9 * max(1.0, abs(log_z.item()))
+    data = random_data(12)
+    W, b, c = (p.clone().requires_grad_(True) for p in rbm.params)
+    log_likelihood(data, W, b, c).mean().backward()
+    for ours, ref in zip(rbm.exact_gradient(data), (W.grad, b.grad, c.grad), strict=True):
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-9)

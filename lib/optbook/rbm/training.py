@@ -25,7 +25,7 @@ import torch
 from optbook._validation import check_int, check_real
 from optbook.data import Split, minibatches
 from optbook.rbm.diagnostics import reconstruction_error
-from optbook.rbm.model import RBM
+from optbook.rbm.model import RBM, cd_gradient, exact_gradient
 
 __all__ = ["RBMHistory", "train", "from_sklearn"]
 
@@ -69,6 +69,21 @@ def _as_data(X, n_visible: int, name: str) -> torch.Tensor:
 def _rate(lr, epoch: int) -> float:
     value = lr(epoch) if callable(lr) else lr
     return check_real(f"lr at epoch {epoch}", value, low=0.0, low_open=True)
+
+
+def _step(rbm: RBM, v: torch.Tensor, method: str, k: int, lr: float) -> None:
+    """The update of ``rbm.cd_step``, ``rbm.pcd_step`` or ``rbm.exact_step`` (the same arithmetic
+    and random draws) on a minibatch of the data :func:`train` has validated once, without
+    checking every argument again on each of thousands of updates."""
+    W, b, c = rbm.params
+    if method == "exact":
+        grad = exact_gradient(v, W, b, c)
+    elif method == "cd":
+        grad, _ = cd_gradient(v, W, b, c, k, rbm.generator)
+    else:
+        start = v if rbm.chains is None else rbm.chains
+        grad, rbm.chains = cd_gradient(v, W, b, c, k, rbm.generator, start)
+    rbm._apply(grad, lr)
 
 
 def train(
@@ -133,7 +148,6 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     if n_chains is not None:
         rbm.chains = X[torch.randperm(len(X), generator=generator)[:n_chains]].clone()
-    step = {"cd": rbm.cd_step, "pcd": rbm.pcd_step, "exact": rbm.exact_step}[method]
     split = Split(X, torch.zeros(len(X), dtype=torch.int64))
 
     epochs_at, updates_at, ll, log_z, recon = [], [], {n: [] for n in sets}, [], []
@@ -153,7 +167,7 @@ def train(
     for epoch in range(epochs):
         rate = _rate(lr, epoch)
         for v, _ in minibatches(split, batch_size, generator):
-            step(v, k=k, lr=rate)
+            _step(rbm, v, method, k, rate)
             updates += 1
         if callback is not None:
             callback(epoch + 1, rbm)
