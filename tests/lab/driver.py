@@ -124,27 +124,122 @@ def chromium():
             browser.close()
 
 
-def open_notebook(browser, url: str, rel: str, timeout: float = 60.0):
-    """Open ``rel`` (path relative to the server root) in JupyterLab; wait until every markdown
-    cell is rendered and the kernel is idle. Returns the page."""
+# In-page state of the notebook a page shows (window.__optbook): its panel, when its DOM last
+# changed, and its run-all command. A page shows one notebook at a time, so the selectors below
+# (`.jp-NotebookPanel ...`) and JupyterLab's "current notebook" are that notebook's.
+_OPEN_JS = """(rel) => {
+    const app = window.jupyterapp;
+    const st = window.__optbook = {rel, panel: null, error: null, lastChange: performance.now(),
+                                   run: null};
+    app.commands.execute('docmanager:open', {path: rel, factory: 'Notebook'}).then(w => {
+        st.panel = w;
+        new MutationObserver(() => { st.lastChange = performance.now(); }).observe(
+            w.node, {childList: true, subtree: true, characterData: true, attributes: true});
+        st.lastChange = performance.now();
+    }, e => { st.error = String(e); });
+}"""
+
+# What the page shows of its notebook: opened, kernel idle, every markdown cell rendered, the
+# milliseconds since its DOM last changed, how its run-all went (and the seconds from the command
+# to its last cell's reply), cells still waiting or running,
+# widget outputs not rendered yet, and how many notebook panels the page holds.
+_STATE_JS = """() => {
+    const st = window.__optbook;
+    if (!st) return null;
+    const w = st.panel;
+    const out = {error: st.error, opened: !!w, run: st.run,
+                 run_seconds: st.runEnd ? (st.runEnd - st.runStart) / 1000 : null,
+                 panels: document.querySelectorAll('.jp-NotebookPanel').length};
+    if (!w) return out;
+    const k = w.sessionContext.session && w.sessionContext.session.kernel;
+    out.idle = !!k && k.status === 'idle';
+    if (st.run === 'running') return out;  // nothing more to know until its command returns
+    const md = [...w.node.querySelectorAll('.jp-MarkdownCell')];
+    out.rendered = md.length > 0 && md.every(c => c.classList.contains('jp-mod-rendered'));
+    out.quiet_ms = performance.now() - st.lastChange;
+    out.busy_cells = [...w.node.querySelectorAll('.jp-InputPrompt')]
+        .filter(p => p.textContent.includes('*')).length;
+    if (st.run !== 'done') return out;
+    let views = 0;  // widget outputs in the notebook's model, to compare with the views shown
+    for (const cell of w.content.widgets) {
+        if (cell.model.type !== 'code') continue;
+        const outputs = cell.model.outputs;
+        for (let i = 0; i < outputs.length; i++) {
+            const data = outputs.get(i).data;
+            if (data && data['application/vnd.jupyter.widget-view+json']) views++;
+        }
+    }
+    out.widgets_pending = views - w.node.querySelectorAll(
+        '.jp-OutputArea-output > .jupyter-widgets').length;
+    return out;
+}"""
+
+# How long a notebook's DOM must stay unchanged, once every markdown cell is rendered, before
+# its prose is read: jupyterlab-myst, MathJax and the optbook-lab extension keep rewriting the
+# rendered cells for a moment after they are marked rendered.
+SETTLE_MS = 750
+
+
+def lab_page(browser, url: str, name: str, timeout: float = 60.0):
+    """A new page with JupyterLab loaded on a fresh workspace of its own (``name``): no notebook
+    open yet (the empty workspace's Launcher is closed). Notebooks are opened in it with
+    ``begin_open``; loading the app once per page instead of once per notebook."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(timeout * 1000)
-    # A workspace of its own per notebook, reset: a second page must not restore the first's tabs.
-    workspace = re.sub(r"\W", "-", Path(rel).stem)
-    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{rel}?reset")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+    page.goto(f"{url}/lab/workspaces/{re.sub(r'[^A-Za-z0-9_-]', '-', name)}?reset")
     page.wait_for_function("""() => {
-        const app = window.jupyterapp; const w = app && app.shell.currentWidget;
-        const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-        return k && k.status === 'idle';
+        const app = window.jupyterapp;
+        if (!app || !app.commands.hasCommand('docmanager:open')) return false;
+        if (!window.__optbookRestored) {
+            window.__optbookRestored = 'waiting';
+            app.restored.then(() => { window.__optbookRestored = 'yes'; });
+        }
+        return window.__optbookRestored === 'yes';
     }""")
-    # jupyterlab-myst renders a notebook's markdown once all its cells are there; wait until no
-    # markdown cell is left unrendered and the rendering has settled.
-    page.wait_for_function("""() => {
-        const md = document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell');
-        return md.length > 0 && [...md].every(c => c.classList.contains('jp-mod-rendered'));
-    }""")
-    page.wait_for_timeout(1500)
+    page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) "
+                  "w.dispose(); }")
+    return page
+
+
+def begin_open(page, rel: str) -> None:
+    """Ask JupyterLab in ``page`` (a ``lab_page`` showing no notebook) to open ``rel`` (path
+    relative to the server root) with its kernel; returns at once (see ``opened``)."""
+    page.evaluate(_OPEN_JS, rel)
+
+
+def state(page) -> dict | None:
+    """The page's notebook as ``_STATE_JS`` describes it (None when none was opened)."""
+    return page.evaluate(_STATE_JS)
+
+
+def opened(s: dict | None) -> bool:
+    """Whether a notebook in state ``s`` is open and ready to be read and run: kernel idle, every
+    markdown cell rendered and the page unchanged for ``SETTLE_MS``. Raises if opening failed or
+    the page holds another notebook too (the selectors would read both)."""
+    if s and s["error"]:
+        raise RuntimeError(f"JupyterLab could not open the notebook: {s['error']}")
+    if not (s and s["opened"] and s["idle"] and s["rendered"] and s["quiet_ms"] >= SETTLE_MS):
+        return False
+    if s["panels"] != 1:
+        raise RuntimeError(f"the page shows {s['panels']} notebooks, expected one")
+    return True
+
+
+def wait_opened(page, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not opened(state(page)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"notebook not opened and rendered within {timeout:.0f} s: "
+                               f"{state(page)}")
+        page.wait_for_timeout(100)
+
+
+def open_notebook(browser, url: str, rel: str, timeout: float = 60.0):
+    """Open ``rel`` (path relative to the server root) in JupyterLab in a page of its own; wait
+    until every markdown cell is rendered and settled and the kernel is idle. Returns the page."""
+    page = lab_page(browser, url, Path(rel).stem, timeout)
+    begin_open(page, rel)
+    wait_opened(page, timeout)
     return page
 
 
@@ -164,40 +259,101 @@ def markdown_text(page) -> list[str]:
 
 
 def start_run_all(page) -> None:
-    """Ask JupyterLab to run every cell (returns at once)."""
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    page.wait_for_timeout(300)
+    """Ask JupyterLab to run every cell of the page's notebook (returns at once; see ``done``)."""
+    page.evaluate("""() => {
+        const app = window.jupyterapp, st = window.__optbook;
+        if (!st || !st.panel || app.shell.currentWidget !== st.panel)
+            throw new Error('the notebook to run is not the current widget');
+        st.run = 'running';
+        st.runStart = performance.now();
+        app.commands.execute('notebook:run-all-cells').then(
+            () => { st.run = 'done'; st.runEnd = performance.now(); },
+            e => { st.run = 'failed: ' + e; });
+    }""")
+
+
+def done(s: dict) -> bool:
+    """Whether the run-all started by ``start_run_all`` is over (its command has returned, the
+    kernel is idle, no cell waits or runs)."""
+    if s["run"] and s["run"].startswith("failed"):
+        raise RuntimeError(f"run all cells: {s['run']}")
+    return s["run"] == "done" and s["idle"] and not s["busy_cells"]
+
+
+def widgets_pending(page, timeout: float = 10.0) -> int:
+    """Wait (at most ``timeout`` s) until every widget output of the page's notebook shows its
+    view (ipywidgets renders them asynchronously); the number still not shown."""
+    deadline = time.monotonic() + timeout
+    while (n := state(page)["widgets_pending"]) > 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    return n
 
 
 def wait_until_done(page, timeout: float = 300.0) -> None:
-    """Wait until the kernel is idle and no cell waits or runs."""
-    page.wait_for_function("""() => {
-        const w = window.jupyterapp.shell.currentWidget;
-        const k = w.sessionContext.session && w.sessionContext.session.kernel;
-        if (!k || k.status !== 'idle') return false;
-        const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-InputPrompt')];
-        return !prompts.some(p => p.textContent.includes('*'));
-    }""", timeout=timeout * 1000, polling=250)
+    """Wait until the run-all started by ``start_run_all`` is over (see ``done``)."""
+    deadline = time.monotonic() + timeout
+    while not done(state(page)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run all cells not done within {timeout:.0f} s: {state(page)}")
+        page.wait_for_timeout(100)
 
 
 def run_all(page, timeout: float = 300.0) -> float:
-    """Run every cell and wait until done; the seconds it took."""
+    """Run every cell and wait until done and every widget shown; the seconds it took."""
     t0 = time.perf_counter()
     start_run_all(page)
     wait_until_done(page, timeout)
+    widgets_pending(page)
     return time.perf_counter() - t0
+
+
+def close_in(page, wait: bool = False) -> None:
+    """Ask the server to shut the page's notebook's kernel down (``wait``: until it has) and
+    close the notebook unsaved (the served copy stays as it was); the page can open another."""
+    page.evaluate("""async (wait) => {
+        const w = window.__optbook && window.__optbook.panel;
+        window.__optbook = null;
+        if (!w) return;
+        if (wait) {
+            await w.sessionContext.shutdown();
+        } else if (w.sessionContext.session) {
+            // Through the app's session manager, which outlives the notebook closed below.
+            window.jupyterapp.serviceManager.sessions.shutdown(w.sessionContext.session.id)
+                .catch(e => console.error('optbook: kernel shutdown', e));
+        }
+        w.context.model.dirty = false;
+        w.dispose();
+    }""", wait)
 
 
 def close_notebook(page) -> None:
     """Shut the notebook's kernel down and close the page."""
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    close_in(page, wait=True)
     page.close()
 
 
 def error_outputs(page) -> list[str]:
-    return page.eval_on_selector_all(
-        '.jp-NotebookPanel [data-mime-type="application/vnd.jupyter.error"]',
-        "els => els.map(e => e.innerText.slice(0, 2000))")
+    """Every error output of the page's notebook (cell number, exception and the end of its
+    traceback). Read from the notebook's model: JupyterLab renders an error output with the mime
+    type of stderr, so the page cannot tell it from a warning by its mime type."""
+    errors = page.evaluate("""() => {
+        const st = window.__optbook;
+        const w = (st && st.panel) || window.jupyterapp.shell.currentWidget;
+        const found = [];
+        w.content.widgets.forEach((cell, index) => {
+            if (cell.model.type !== 'code') return;
+            const outputs = cell.model.outputs;
+            for (let i = 0; i < outputs.length; i++) {
+                const o = outputs.get(i).toJSON();
+                if (o.output_type === 'error')
+                    found.push({index, ename: o.ename, evalue: o.evalue,
+                                traceback: (o.traceback || []).join('\\n')});
+            }
+        });
+        return found;
+    }""")
+    return [f"cell {e['index']}: {e['ename']}: {e['evalue']}\n"
+            + re.sub(r"\x1b\[[0-9;]*m", "", e["traceback"])[-2000:] for e in errors]
 
 
 # Every live figure (LiveFigure.widget) is a VBox whose first child holds the sliders and whose
