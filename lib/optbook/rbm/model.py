@@ -36,6 +36,7 @@ inexact CD is.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import NamedTuple
@@ -231,8 +232,7 @@ def _factorised(W, b, c) -> _Factorised | None:
     weights, other_bias, own_bias = (W, b, c) if hidden else (W.T, c, b)
     n, m = weights.shape
     m_low = m // 2
-    states_low = next(_all_states(m_low, 2**m_low))
-    states_high = next(_all_states(m - m_low, 2 ** (m - m_low)))
+    states_low, states_high = _half_states(m_low), _half_states(m - m_low)
     a = states_low @ weights[:, :m_low].T + other_bias
     beta = states_high @ weights[:, m_low:].T
     with torch.no_grad():
@@ -244,6 +244,12 @@ def _factorised(W, b, c) -> _Factorised | None:
     rows = max(1, _BLOCK_ELEMENTS // (len(states_low) * n))
     return _Factorised(hidden, a.exp(), beta.exp(), states_low @ own_bias[:m_low],
                        states_high @ own_bias[m_low:], states_low, states_high, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _half_states(m: int) -> torch.Tensor:
+    """All ``2**m`` states of ``m`` units (at most 10 here), built once: read, never written."""
+    return next(_all_states(m, 2**m))
 
 
 _workspace = threading.local()  # per thread: two reusable blocks for the no-grad passes
