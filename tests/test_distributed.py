@@ -265,21 +265,26 @@ def report_environment(rank, in_path, out_path):
     """A worker (module level, so workers can import it): rank 0 reports what it sees."""
     name = torch.load(in_path)["name"]
     if rank == 0:
-        torch.save(dict(value=os.environ.get(name), ppid=os.getppid()), out_path)
+        seen = dict(value=os.environ.get(name), ppid=os.getppid(), cwd=os.getcwd(), path=sys.path)
+        torch.save(seen, out_path)
 
 
 START_METHODS = [m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()]
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_workers_see_the_callers_environment_at_the_call(method, monkeypatch):
+def test_workers_see_the_callers_environment_at_the_call(method, monkeypatch, tmp_path):
     monkeypatch.setenv("OPTBOOK_START_METHOD", method)
     name = "OPTBOOK_TEST_" + uuid.uuid4().hex[:8].upper()
     assert spawn(report_environment, {"name": name}, 1)["value"] is None  # the fork server runs now
+    # changed after the server started: a plain fork of it would see none of this
     value = uuid.uuid4().hex
-    monkeypatch.setenv(name, value)  # set after the server started: a plain fork of it would miss it
+    monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "modules"))
     out = spawn(report_environment, {"name": name}, 1)
-    assert out["value"] == value
+    assert out["value"] == value and out["cwd"] == str(tmp_path)
+    assert str(tmp_path / "modules") in out["path"]
     # a spawned worker is this process's child; a forked one is the fork server's
     assert (out["ppid"] == os.getpid()) == (method == "spawn")
 
