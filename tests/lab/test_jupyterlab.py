@@ -12,6 +12,7 @@ the whole module takes little more than executing the notebooks once on two core
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import subprocess
@@ -46,11 +47,17 @@ RAW = {
 UNRESOLVED = ('[title="Citation Not Found"]', '[title="Cross Reference Not Found"]')
 
 
+@functools.cache
+def bibliography() -> dict:
+    """The book's references (parsing the .bib file takes seconds: once per run)."""
+    return colab.citations()
+
+
 def expected(path: Path) -> dict:
     """What the source says the reader must see: citations, equation numbers, solutions."""
     md = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
                    if c["cell_type"] == "markdown")
-    index, cites = colab.targets([path]), colab.citations()
+    index, cites = colab.targets([path]), bibliography()
     cited = []
     for kind, content in re.findall(r"\{(cite:t|cite:p)\}`([^`]*)`", md):
         keys = [k.strip() for k in content.split(",")]
