@@ -180,25 +180,42 @@ _STATE_JS = """() => {
 SETTLE_MS = 750
 
 
-def lab_page(browser, url: str, name: str, timeout: float = 60.0):
+_APP_READY_JS = """() => {
+    const app = window.jupyterapp;
+    if (!app || !app.commands.hasCommand('docmanager:open')) return false;
+    if (!window.__optbookRestored) {
+        window.__optbookRestored = 'waiting';
+        app.restored.then(() => {
+            for (const w of [...app.shell.widgets('main')]) w.dispose();  // the Launcher
+            window.__optbookRestored = 'yes';
+        });
+    }
+    return window.__optbookRestored === 'yes';
+}"""
+
+
+def lab_page(browser, url: str, name: str, timeout: float = 60.0, wait: bool = True):
     """A new page with JupyterLab loaded on a fresh workspace of its own (``name``): no notebook
     open yet (the empty workspace's Launcher is closed). Notebooks are opened in it with
-    ``begin_open``; loading the app once per page instead of once per notebook."""
+    ``begin_open``: the app loads once per page, not once per notebook. ``wait=False``: return
+    as soon as the page starts loading (then ``app_ready`` says when it has)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(timeout * 1000)
-    page.goto(f"{url}/lab/workspaces/{re.sub(r'[^A-Za-z0-9_-]', '-', name)}?reset")
-    page.wait_for_function("""() => {
-        const app = window.jupyterapp;
-        if (!app || !app.commands.hasCommand('docmanager:open')) return false;
-        if (!window.__optbookRestored) {
-            window.__optbookRestored = 'waiting';
-            app.restored.then(() => { window.__optbookRestored = 'yes'; });
-        }
-        return window.__optbookRestored === 'yes';
-    }""")
-    page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) "
-                  "w.dispose(); }")
+    page.goto(f"{url}/lab/workspaces/{re.sub(r'[^A-Za-z0-9_-]', '-', name)}?reset",
+              wait_until="load" if wait else "commit")
+    if wait:
+        page.wait_for_function(_APP_READY_JS)
     return page
+
+
+def app_ready(page) -> bool:
+    """Whether JupyterLab has loaded and restored its workspace in ``page``."""
+    from playwright.sync_api import Error
+
+    try:
+        return page.evaluate(_APP_READY_JS)
+    except Error:  # the page is still navigating
+        return False
 
 
 def begin_open(page, rel: str) -> None:

@@ -121,7 +121,9 @@ class Slot:
     notebook after another."""
 
     def __init__(self, page):
-        self.page, self.rel, self.phase, self.t0, self.deadline = page, None, "free", 0.0, 0.0
+        self.page, self.rel, self.phase = page, None, "loading"
+        self.t0 = time.perf_counter()
+        self.deadline = self.t0 + OPEN_TIMEOUT
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +169,16 @@ def lab_results():
                 running += 1
 
         while queue or any(s.rel for s in slots):
-            if queue and len(slots) < PAGES:  # one page at a time: the first notebook opens
-                slots.append(Slot(driver.lab_page(browser, url, f"slot-{len(slots)}")))
+            if queue and len(slots) < PAGES and all(s.phase != "loading" for s in slots):
+                # one page loads at a time, while the notebooks of the others open and run
+                slots.append(Slot(driver.lab_page(browser, url, f"slot-{len(slots)}", wait=False)))
             for slot in slots:
                 now = time.perf_counter()
+                if slot.phase == "loading":
+                    if driver.app_ready(slot.page):
+                        slot.phase = "free"
+                    elif now > slot.deadline:
+                        raise TimeoutError(f"JupyterLab did not load in a page within {OPEN_TIMEOUT} s")
                 if slot.phase == "free":
                     if queue:
                         slot.rel = queue.pop(0)
