@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from optbook._validation import check_int, check_real
-from optbook.data import Split, minibatches
 from optbook.rbm.diagnostics import reconstruction_error
 from optbook.rbm.model import RBM, cd_gradient, exact_gradient
 
@@ -148,7 +147,6 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     if n_chains is not None:
         rbm.chains = X[torch.randperm(len(X), generator=generator)[:n_chains]].clone()
-    split = Split(X, torch.zeros(len(X), dtype=torch.int64))
 
     epochs_at, updates_at, ll, log_z, recon = [], [], {n: [] for n in sets}, [], []
     updates = 0
@@ -166,8 +164,11 @@ def train(
     checkpoint(0)
     for epoch in range(epochs):
         rate = _rate(lr, epoch)
-        for v, _ in minibatches(split, batch_size, generator):
-            _step(rbm, v, method, k, rate)
+        # the minibatches of optbook.data.minibatches (the same order from the same generator),
+        # without the labels it would index too
+        order = torch.randperm(len(X), generator=generator)
+        for start in range(0, len(X), batch_size):
+            _step(rbm, X[order[start : start + batch_size]], method, k, rate)
             updates += 1
         if callback is not None:
             callback(epoch + 1, rbm)
