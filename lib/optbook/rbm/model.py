@@ -306,13 +306,14 @@ def _negative_phase(W, b, c) -> RBMGradient:
         rescale = math.exp(shift - new_shift)
         w = torch.exp(log_weight - new_shift)
         total = total * rescale + w.sum().item()
+        if rescale != 1.0:  # (multiplying by 1.0 would change nothing)
+            by_low, cross_high = by_low * rescale, cross_high * rescale
+            w_low, w_high = w_low * rescale, w_high * rescale
         # e / (1 + e) = σ(pre), times the weights, in place: w σ(pre) over the block
         weighted = e.mul_(torch.div(w[:, :, None], one_plus_e, out=one_plus_e))
-        by_low = by_low * rescale + weighted.sum(0)
-        cross_high = cross_high * rescale
+        by_low += weighted.sum(0)
         cross_high += weighted.sum(1).T @ f.states_high[start:stop]
-        w_low = w_low * rescale + w.sum(0)
-        w_high = w_high * rescale
+        w_low += w.sum(0)
         w_high[start:stop] = w.sum(1)
         shift = new_shift
     other = by_low.sum(0) / total  # E[the other layer]
