@@ -96,7 +96,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 test-browser: book $(NODE_STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest -q -n 2 tests/browser
+	$(OFFLINE) $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/browser
 
 # Prints the speed table and rewrites book/performance_table.md, which the book's Performance page
 # shows. Needs the built book: its last row times a rebuild from the execution cache.

@@ -4,68 +4,25 @@ dark colour modes: no serious or critical violation.
 axe-core comes from npm, pinned in package.json / package-lock.json and installed by `npm ci`
 (`make test-browser` does it); the test reads ``node_modules/axe-core/axe.min.js`` and injects it
 into each page, so nothing is fetched while the tests run. No rule is switched off.
+
+Both audits run on the page's one desktop visit (page_visits.py): first in the light mode it
+opens in, then after the reader's colour-mode button has switched the page to dark (the test
+checks that the page then really shows the dark theme).
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import ROOT, content_pages, fail_with_screenshot, open_page
+from conftest import by_page, content_pages, open_page
+from page_visits import BLOCKING, audit, blocking, switch_mode
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` (make test-browser does) to install axe-core")
-    version = json.loads((AXE.parent / "package.json").read_text())["version"]
-    pinned = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/axe-core"]
-    assert version == pinned["version"], f"node_modules has axe-core {version}, the lock file pins {pinned}"
-    return AXE.read_text()
-
-
-def audit(page, axe_source: str) -> list[dict]:
-    """axe's violations on the page as it is now, each rule with its impact and failing nodes."""
-    page.add_script_tag(content=axe_source)
-    return page.evaluate(
-        """async (tags) => {
-            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},
-                                               resultTypes: ['violations']});
-            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => ({target: n.target.join(' '), impact: n.impact,
-                                          summary: n.failureSummary}))}));
-        }""",
-        TAGS,
-    )
-
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
-@pytest.mark.parametrize("rel", content_pages())
-def test_no_serious_accessibility_violations(browser, server, axe_source, rel, mode):
-    page, _ = open_page(browser, server + rel, color_mode=mode)
-    try:
-        shown = page.evaluate("() => document.documentElement.dataset.theme")
-        assert shown == mode, f"{rel}: asked for the {mode} colour mode, the page shows {shown!r}"
-        if page.locator(".math").count():  # audit the typeset equations, not the TeX source
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            page.evaluate("() => MathJax.startup.promise")
-        problems = []
-        for v in audit(page, axe_source):
-            nodes = [n for n in v["nodes"] if (n["impact"] or v["impact"]) in BLOCKING]
-            if nodes:
-                where = "; ".join(f"{n['target']} ({n['summary'].splitlines()[-1].strip()})"
-                                  for n in nodes[:5])
-                problems.append(f"{v['id']} [{v['impact']}] x{len(nodes)}: {v['help']}: {where}")
-        if problems:
-            fail_with_screenshot(page, rel, problems, suffix=f"-axe-{mode}")
-    finally:
-        page.close()
+@pytest.mark.parametrize("rel", by_page(content_pages()))
+def test_no_serious_accessibility_violations(visits, rel, mode):
+    visits.desktop(rel, f"axe-{mode}").verify(rel)
 
 
 def test_the_audit_can_fail(browser, axe_source):
@@ -78,5 +35,26 @@ def test_the_audit_can_fail(browser, axe_source):
                          "</main></body></html>")
         ids = {v["id"] for v in audit(page, axe_source) if v["impact"] in BLOCKING}
         assert {"button-name", "image-alt"} <= ids, ids
+    finally:
+        page.close()
+
+
+def test_the_dark_audit_sees_the_dark_theme(browser, server, axe_source):
+    """After the colour-mode switch the audit reads the dark theme's colours: dark grey text,
+    readable on the light theme's background, fails contrast once the same page is dark."""
+    page, _ = open_page(browser, server + "genindex.html", color_mode="light")
+    try:
+        page.evaluate("""() => { const p = document.createElement('p');
+            p.id = 'grey-text'; p.textContent = 'Dark grey text'; p.style.color = '#333';
+            document.querySelector('article').append(p); }""")
+
+        def flagged():
+            return [p for p in blocking(audit(page, axe_source)) if "#grey-text" in p]
+
+        assert flagged() == [], "dark grey text on the light theme should pass"
+        switch_mode(page, "dark")
+        assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+        found = flagged()
+        assert found and found[0].startswith("color-contrast"), found
     finally:
         page.close()

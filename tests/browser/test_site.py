@@ -6,15 +6,17 @@ images without alt text, figures without captions, and static scrubbers whose fr
 not change when moved; checks that every notebook page can be launched on Binder, Colab and
 Thebe, and that the site search finds every chapter. Screenshots of failing pages
 go to ``test-artifacts/``.
+
+The checks of a page run on its one desktop visit, shared with the figure and accessibility tests
+(page_visits.py has them, in the order they run); the searches share one tab.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-from conftest import ROOT, SITE, content_pages, fail_with_screenshot, open_page
+from conftest import SITE, by_page, content_pages, notebook_pages, scrubber_pages
 
 pytestmark = pytest.mark.browser
 
@@ -22,128 +24,28 @@ pytestmark = pytest.mark.browser
 # browser tests: see conftest.py.
 
 
-@pytest.mark.parametrize("rel", content_pages())
-def test_page_loads_cleanly(browser, server, rel):
-    page, problems = open_page(browser, server + rel)
-    try:
-        broken = page.eval_on_selector_all(
-            "img",
-            "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src.slice(0, 80))",
-        )
-        problems += [f"image did not load: {src}" for src in broken]
-        # Every image says what it shows, and every figure has a caption.
-        no_alt = page.eval_on_selector_all(
-            "article img",
-            "imgs => imgs.filter(i => !(i.alt || '').trim() || /\\.(png|jpe?g|svg)$/.test(i.alt))"
-            ".map(i => i.src.slice(0, 80))",
-        )
-        problems += [f"image without alt text: {src}" for src in no_alt]
-        uncaptioned = page.eval_on_selector_all(
-            "article figure", "fs => fs.filter(f => !f.querySelector('figcaption')).length"
-        )
-        if uncaptioned:
-            problems.append(f"{uncaptioned} figure(s) without a caption")
-        if page.locator(".math").count():
-            # Equations are typeset by the vendored MathJax, with no TeX errors.
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            page.evaluate("() => MathJax.startup.promise")
-            if page.locator("mjx-container").count() == 0:
-                problems.append("MathJax did not typeset the equations")
-            errors = page.locator("mjx-merror").all_text_contents()
-            problems += [f"TeX error: {e}" for e in errors]
-        hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
-        for href in hrefs:
-            target, _ = urldefrag(href)
-            if urlparse(target).netloc != urlparse(server).netloc:
-                continue  # external links are not followed (no network)
-            local = SITE / urlparse(target).path.lstrip("/")
-            if local.is_dir():
-                local = local / "index.html"
-            if not local.exists():
-                problems.append(f"broken internal link: {href}")
-        if problems:
-            fail_with_screenshot(page, rel, problems)
-    finally:
-        page.close()
-
-
-def scrubber_pages() -> list[str]:
-    return [rel for rel in content_pages() if "optbook-scrubber" in (SITE / rel).read_text()]
+@pytest.mark.parametrize("rel", by_page(content_pages()))
+def test_page_loads_cleanly(visits, rel):
+    visits.desktop(rel, "loads").verify(rel)
 
 
 def test_some_page_has_a_scrubber():
     assert scrubber_pages(), "no static scrubber found in the built book"
 
 
-@pytest.mark.parametrize("rel", scrubber_pages())
-def test_scrubbers_change_frame(browser, server, rel):
-    page, problems = open_page(browser, server + rel)
-    try:
-        scrubbers = page.locator(".optbook-scrubber")
-        assert scrubbers.count() > 0
-        for i in range(scrubbers.count()):
-            scrubber = scrubbers.nth(i)
-            scrubber.scroll_into_view_if_needed()
-            img = scrubber.locator("img")
-            for j in range(scrubber.locator("input[type=range]").count()):
-                slider = scrubber.locator("input[type=range]").nth(j)
-                output = scrubber.locator("output").nth(j)
-                before_src, before_text = img.get_attribute("src"), output.text_content()
-                # Move the control as a reader would: focus it and press an arrow key.
-                key = "ArrowLeft" if slider.input_value() == slider.get_attribute("max") else "ArrowRight"
-                slider.focus()
-                page.keyboard.press(key)
-                if img.get_attribute("src") == before_src:
-                    problems.append(f"scrubber {i}, control {j}: the frame did not change")
-                if output.text_content() == before_text:
-                    problems.append(f"scrubber {i}, control {j}: the value label did not change")
-                natural = img.evaluate("i => i.complete && i.naturalWidth")
-                if not natural:
-                    problems.append(f"scrubber {i}, control {j}: the new frame did not load")
-        if problems:
-            fail_with_screenshot(page, rel, problems)
-    finally:
-        page.close()
+@pytest.mark.parametrize("rel", by_page(scrubber_pages()))
+def test_scrubbers_change_frame(visits, rel):
+    """Every control of every static scrubber, moved as a reader would (focus it, press an arrow
+    key), changes the frame and the value label, and the new frame loads."""
+    visits.desktop(rel, "scrubbers").verify(rel)
 
 
-def notebook_pages() -> list[str]:
-    return [rel for rel in content_pages() if rel.startswith("notebooks/")]
-
-
-def repository() -> str:
-    """owner/name of the repository that _config.yml names (the launch buttons point there)."""
-    import yaml
-
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    return urlparse(url).path.strip("/")
-
-
-@pytest.mark.parametrize("rel", notebook_pages())
-def test_notebook_pages_launch_binder_colab_and_thebe(browser, server, rel):
+@pytest.mark.parametrize("rel", by_page(notebook_pages()))
+def test_notebook_pages_launch_binder_colab_and_thebe(visits, rel):
     """The launch menu of every notebook page opens this very notebook on Binder, its Colab copy
     (colab/, made by `make colab`: Colab cannot render MyST) on Colab, and offers Thebe's live
     code; the menu opens when clicked."""
-    page, problems = open_page(browser, server + rel)
-    try:
-        nb = rel.removesuffix(".html") + ".ipynb"
-        repo = repository()
-        hrefs = page.eval_on_selector_all(".dropdown-launch-buttons a", "as => as.map(a => a.href)")
-        want = {
-            "Binder": f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{nb}",
-            "Colab": f"https://colab.research.google.com/github/{repo}/blob/main/colab/"
-                     f"{nb.removeprefix('notebooks/')}",
-        }
-        for name, url in want.items():
-            if url not in hrefs:
-                problems.append(f"no {name} launch link to {url} (links: {hrefs})")
-        page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
-        thebe = page.locator(".dropdown-launch-buttons button.btn-launch-thebe")
-        if thebe.count() != 1 or not thebe.is_visible():
-            problems.append("no visible Thebe 'Live Code' button in the open launch menu")
-        if problems:
-            fail_with_screenshot(page, rel, problems)
-    finally:
-        page.close()
+    visits.desktop(rel, "launch").verify(rel)
 
 
 @pytest.mark.parametrize("rel", notebook_pages())
@@ -190,13 +92,12 @@ def test_every_chapter_has_a_search_term():
     assert chapters == set(SEARCH_TERMS), chapters ^ set(SEARCH_TERMS)
 
 
-@pytest.mark.parametrize("chapter,term", sorted(SEARCH_TERMS.items()))
-def test_search_finds_each_chapter(browser, server, chapter, term):
-    page, problems = open_page(browser, urljoin(server, f"search.html?q={term}"))
-    try:
-        page.wait_for_selector("#search-results li", timeout=15000)
-        hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
-        assert any(f"notebooks/{chapter}.html" in h for h in hits), (term, hits)
-        assert not problems, problems
-    finally:
-        page.close()
+@pytest.mark.parametrize("chapter,term", [pytest.param(c, t, marks=pytest.mark.xdist_group("search"))
+                                          for c, t in sorted(SEARCH_TERMS.items())])
+def test_search_finds_each_chapter(visits, chapter, term):
+    finding = visits.search(term, [t for _, t in sorted(SEARCH_TERMS.items())])
+    if finding.error is not None:
+        raise finding.error
+    hits = finding.value
+    assert any(f"notebooks/{chapter}.html" in h for h in hits), (term, hits)
+    assert not finding.problems, finding.problems
