@@ -176,3 +176,43 @@ def test_scrubber_leaves_the_live_widget_ready_to_blit(monkeypatch):
     assert full_draws == []
     fresh = LiveFigure(*_sine_figure())
     assert _decode(box.children[1].value).shape == _decode(fresh.render("jpeg", a=1.5)).shape
+
+
+class _PngAndText:
+    """A display object with a PNG and a plain-text face (as a matplotlib figure has)."""
+
+    def _repr_png_(self):
+        buf = io.BytesIO()
+        Image.new("RGB", (3, 2), (10, 20, 30)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    def __repr__(self):
+        return "<a 3x2 picture>"
+
+
+@pytest.mark.parametrize("make", [_PngAndText, lambda: w.HTML("<b>x</b>")], ids=["png", "widget"])
+def test_show_writes_what_myst_nb_glue_writes(make):
+    """`show` builds myst-nb's glue output itself (no myst-nb import in the kernel): the same
+    display data and metadata as `myst_nb.glue(name, obj, display=True)`, name included."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from myst_nb import glue
+
+    from optbook.viz.widgets import show
+
+    had_shell = InteractiveShell.initialized()
+    InteractiveShell.instance()
+    try:
+        obj = make()
+        with capture_output() as ours:
+            show("fig-probe", obj)
+        with capture_output() as theirs:
+            glue("fig-probe", obj, display=True)
+    finally:
+        if not had_shell:
+            InteractiveShell.clear_instance()
+    assert len(ours.outputs) == len(theirs.outputs) == 1
+    assert ours.outputs[0].data == theirs.outputs[0].data
+    assert ours.outputs[0].metadata == theirs.outputs[0].metadata
+    assert ours.outputs[0].metadata["scrapbook"] == {"name": "fig-probe", "mime_prefix": ""}
+    assert len(ours.outputs[0].data) >= 2  # a rich face besides text/plain

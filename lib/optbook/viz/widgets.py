@@ -328,14 +328,18 @@ def show(name: str, obj) -> None:
     """Display ``obj`` and register it under ``name`` for the book's ``{glue:figure}``.
 
     In the book, a ``{glue:figure}`` directive then shows it as a numbered figure with a
-    caption (tag the cell ``remove-output`` so it is not shown twice). Without myst-nb
-    (e.g. on Colab) it is simply displayed.
-    """
-    try:
-        from myst_nb import glue
-    except ImportError:
-        from IPython.display import display
+    caption (tag the cell ``remove-output`` so it is not shown twice). Elsewhere (JupyterLab,
+    Colab) it is simply displayed: the name travels in the output's metadata, which they ignore.
 
-        display(obj)
-        return
-    glue(name, obj, display=True)
+    The output is the one ``myst_nb.glue(name, obj, display=True)`` writes (the rich display
+    of ``obj``, and ``metadata["scrapbook"] = {"name": name, "mime_prefix": ""}``, which the
+    build reads back), made here without importing myst-nb in the kernel: its glue module pulls
+    in nbformat and jsonschema, about a second of every notebook's start (tests/test_widgets.py
+    holds the two outputs equal).
+    """
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    bundle, metadata = format_display_data(obj)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": ""}
+    display(bundle, raw=True, metadata=metadata)
