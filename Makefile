@@ -35,7 +35,16 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(OFFLINE) $(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 	$(OFFLINE) $(BIN)/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
+	touch $(BUILT)
 	@echo "Open _build/html/index.html"
+
+# The tests read the built book: `make book` runs again only when a source is newer than the last
+# successful build (an up-to-date rebuild still costs about 10 s).
+BUILT := _build/html/.built
+BOOK_SOURCES := $(NOTEBOOKS) _config.yml _toc.yml tools/execute_notebooks.py \
+  $(shell find book colab -type f 2>/dev/null)
+$(BUILT): $(STAMP) $(BOOK_SOURCES)
+	$(MAKE) --no-print-directory book
 
 # JupyterLab renders the notebooks' MyST with jupyterlab-myst (requirements.txt) and the book's
 # small extension tools/labextension (citations, the book's figure and equation numbers).
@@ -50,11 +59,13 @@ lab: $(STAMP)
 colab: $(STAMP)
 	$(BIN)/python tools/colab.py
 
-# The clean-install test mostly waits on the package registry (about 15 s of CPU in 45 s), so it
-# runs next to the library tests; the rest run one after another.
+# The clean-install test mostly waits on the package registry (about 15 s of CPU in 45-60 s), so
+# it runs in the background while the others run one after another; its output comes at the end.
 test: lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-lib test-install
-	$(MAKE) --no-print-directory test-notebooks test-lab test-browser
+	log=$$(mktemp); $(MAKE) --no-print-directory test-install > $$log 2>&1 & install=$$!; \
+	status=0; $(MAKE) --no-print-directory test-lib test-notebooks test-lab test-browser || status=$$?; \
+	wait $$install || status=$$?; echo "--- test-install (ran in the background):"; cat $$log; \
+	rm -f $$log; exit $$status
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests --ignore=tests/browser --ignore=tests/lab \
@@ -75,7 +86,7 @@ test-lab: $(STAMP)
 
 # `make book` ran every notebook in a fresh kernel (a failing hidden check fails the build); this
 # compares the cells marked NBVAL_CHECK_OUTPUT with that run, as nbval-lax would with a second one.
-test-notebooks: book
+test-notebooks: $(BUILT)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/notebooks
 
 # The notebooks again, as other CPUs would compute them: torch, MKL and oneDNN restricted to AVX2
@@ -95,7 +106,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test-browser: book $(NODE_STAMP)
+test-browser: $(BUILT) $(NODE_STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/browser
 
 # Prints the speed table and rewrites book/performance_table.md, which the book's Performance page
