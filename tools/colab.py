@@ -90,11 +90,14 @@ def citations(bib: Path = BIB) -> dict[str, dict[str, str]]:
     """``{key: {"author": "Goodfellow et al.", "year": "2016"}}`` for every entry of ``bib``:
     last names of one or two authors (``A and B``), the first author's and "et al." for more,
     as sphinxcontrib-bibtex's author-year style labels them."""
+    from pybtex.backends.plaintext import Backend
     from pybtex.database import parse_file
     from pybtex.richtext import Text
 
+    text = Backend()  # render_as("text") would look the backend up among the entry points each call
+
     def plain(latex: str) -> str:
-        return Text.from_latex(latex).render_as("text").strip()
+        return Text.from_latex(latex).render(text).strip()
 
     out = {}
     for key, entry in parse_file(str(bib)).entries.items():

@@ -44,8 +44,11 @@ def clean_env(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    # --no-compile: byte-compiling every installed file (torch's thousands) is about 15 s of CPU
+    # that the test does not need; the imports below compile what they load.
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.txt"), str(ROOT)],
+        [str(python), "-m", "pip", "install", "--quiet", "--no-compile",
+         "-c", str(ROOT / "requirements.txt"), str(ROOT)],
         check=True, cwd=where, env=env,
     )
     return python, where, env
