@@ -59,13 +59,20 @@ lab: $(STAMP)
 colab: $(STAMP)
 	$(BIN)/python tools/colab.py
 
-# The clean-install test mostly waits on the package registry (about 15 s of CPU in 45-60 s), so
-# it runs in the background while the others run one after another; its output comes at the end.
+# The clean-install test mostly waits on the package registry (about 10 s of CPU in 25-45 s), so
+# it runs in the background while the others run; its output comes at the end. The browser tests
+# start in the JupyterLab test's tail (its last notebook running, a core free: it creates
+# $$tail), and their output follows the JupyterLab test's.
 test: lint
 	log=$$(mktemp); $(MAKE) --no-print-directory test-install > $$log 2>&1 & install=$$!; \
-	status=0; $(MAKE) --no-print-directory test-lib test-notebooks test-lab test-browser || status=$$?; \
-	wait $$install || status=$$?; echo "--- test-install (ran in the background):"; cat $$log; \
-	rm -f $$log; exit $$status
+	status=0; $(MAKE) --no-print-directory test-lib test-notebooks || status=$$?; \
+	tail=$$(mktemp -u); blog=$$(mktemp); \
+	OPTBOOK_LAB_TAIL_FILE=$$tail $(MAKE) --no-print-directory test-lab & lab=$$!; \
+	while [ ! -e $$tail ] && kill -0 $$lab 2>/dev/null; do sleep 1; done; \
+	$(MAKE) --no-print-directory test-browser > $$blog 2>&1 || status=$$?; \
+	wait $$lab || status=$$?; echo "--- test-browser (started in the JupyterLab test's tail):"; \
+	cat $$blog; wait $$install || status=$$?; echo "--- test-install (ran in the background):"; \
+	cat $$log; rm -f $$log $$blog $$tail; exit $$status
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests --ignore=tests/browser --ignore=tests/lab \
