@@ -100,6 +100,25 @@ def test_steps_to():
     assert traj.steps_to(-1.0) is None
 
 
+@pytest.mark.parametrize("land,momentum,tol", [
+    (landscapes.quadratic(100.0), 0.0, 1e-6),
+    (landscapes.rosenbrock(), 0.9, 1e-6),
+    (landscapes.quadratic(10.0), 0.5, 1e-9),
+])
+def test_stop_below_cuts_the_run_where_steps_to_would_look(land, momentum, tol):
+    make = functools.partial(SGD, lr=1.0 / land.lipschitz, momentum=momentum)
+    full = run_trajectory(land, make, 3000)
+    cut = run_trajectory(land, make, 3000, stop_below=tol)
+    k = full.steps_to(tol)
+    assert k is not None and cut.steps_to(tol) == k and not cut.diverged
+    assert len(cut.path) == len(cut.losses) == k + 1
+    np.testing.assert_array_equal(cut.path, full.path[: k + 1])  # the same steps, bit for bit
+    np.testing.assert_array_equal(cut.losses, full.losses[: k + 1])
+    assert len(run_trajectory(land, make, 3000, stop_below=-1.0).path) == 3001  # never reached
+    start = run_trajectory(land, make, 3000, stop_below=float(full.losses[0]))
+    assert len(start.path) == 1 and start.steps_to(full.losses[0]) == 0  # already there
+
+
 def test_runner_bad_arguments():
     land = landscapes.quadratic()
     with pytest.raises(ValueError, match="steps must be >= 0, got -1"):
@@ -108,6 +127,8 @@ def test_runner_bad_arguments():
         run_trajectory(land, "sgd", 10)
     with pytest.raises(TypeError, match="must return a torch.optim.Optimizer"):
         run_trajectory(land, lambda p: None, 10)
+    with pytest.raises(ValueError, match="stop_below must be finite"):
+        run_trajectory(land, lambda p: SGD(p, lr=0.1), 10, stop_below=float("nan"))
     with pytest.raises(ValueError, match=r"x0 must be a point \(x, y\)"):
         run_trajectory(land, lambda p: SGD(p, lr=0.1), 10, x0=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="kappa must be >= 1.0, got 0.5"):

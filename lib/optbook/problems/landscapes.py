@@ -214,6 +214,7 @@ def run_trajectory(
     x0: tuple[float, float] | None = None,
     *,
     escape_radius: float = 1e3,
+    stop_below: float | None = None,
 ) -> Trajectory:
     """Run ``steps`` optimiser steps on ``landscape`` from ``x0`` (default ``landscape.x0``).
 
@@ -224,9 +225,14 @@ def run_trajectory(
 
     The run stops early, with ``diverged_at`` set, once the loss is not finite or the
     iterate is farther than ``escape_radius`` times the view window's size from its centre.
+    With ``stop_below`` set it also stops, not diverged, at the first iterate whose loss is
+    at most ``stop_below``: the path is cut there, so ``steps_to(tol)`` for any
+    ``tol >= stop_below`` is what the full run would give, without the steps after it.
     """
     steps = check_int("steps", steps, low=0)
     escape_radius = check_real("escape_radius", escape_radius, low=0.0, low_open=True)
+    if stop_below is not None:
+        stop_below = check_real("stop_below", stop_below)
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {make_optimizer!r}")
     start = landscape.x0 if x0 is None else x0
@@ -252,6 +258,8 @@ def run_trajectory(
     path = np.empty((steps + 1, 2))
     path[0] = start
     diverged_at = None
+    if stop_below is not None and vg(*path[0].tolist())[0] <= stop_below:
+        steps, path = 0, path[:1]  # the start is already there
     for k in range(1, steps + 1):
         opt.step(closure)
         x, y = theta.tolist()
@@ -260,6 +268,9 @@ def run_trajectory(
             path = path[:k]
             break
         path[k] = x, y
+        if stop_below is not None and vg(x, y)[0] <= stop_below:
+            path = path[: k + 1]
+            break
     return _trajectory(vg, path, diverged_at)
 
 
