@@ -155,8 +155,9 @@ def train_stacked(
     r"""Train one network per (setting, seed) in one batched run.
 
     Each setting (a dict of optimiser options such as ``{"lr": 0.01, "weight_decay": 0.1}``)
-    becomes one parameter group of ``make_optimizer(groups)``, holding one network per seed;
-    the optimiser must act elementwise (see the module docstring). Seed :math:`s` fixes the
+    becomes one parameter group of ``make_optimizer(groups)``, holding one network per seed as
+    a single tensor of shape ``(len(seeds), number of weights and biases)``; the optimiser must
+    act elementwise (see the module docstring). Seed :math:`s` fixes the
     initial weights (those of ``training.mlp(sizes, activation, seed=s)``) and the sequence of
     minibatches (drawn with replacement), the same in every setting. ``make_scheduler(optimizer)``
     (optional) is stepped after every step. ``l2[c]`` (optional) adds
@@ -176,19 +177,35 @@ def train_stacked(
     if l2 is not None and len(l2) != len(settings):
         raise ValueError(f"l2 must give one coefficient per setting ({len(settings)}), got {len(l2)}")
     S, C = len(seeds), len(settings)
-    models = [StackedMLP(sizes, activation, seeds=seeds, dtype=train.X.dtype) for _ in settings]
-    groups = [{"params": list(m.parameters()), **s} for m, s in zip(models, settings, strict=True)]
+    K = C * S
+    # The K networks' weights live twice. Per layer, one (K, n_l, n_{l+1}) leaf per weight and
+    # bias (setting-major, then seed) that the forward pass and backward pass use as they are.
+    # Per setting, one flat (S, n_params) tensor of its S networks' weights and biases, end to
+    # end: the optimiser's parameter for that setting's group. The optimiser acts elementwise,
+    # so one flat tensor per setting is the same update as one tensor per weight matrix and
+    # bias, in as many tensor operations as there are settings (not 2 x layers x settings).
+    # Each step copies the gradients from the leaves into the flat ones and, after the step,
+    # the updated weights back.
+    base = StackedMLP(sizes, activation, seeds=seeds, dtype=train.X.dtype)
+    leaves = [p.detach().repeat(C, 1, 1).requires_grad_()
+              for pair in zip(base.weights, base.biases, strict=True) for p in pair]  # W_0, b_0, W_1, ...
+    widths = [p[0].numel() for p in leaves]
+    ends = np.cumsum(widths).tolist()
+    flat = torch.cat([p.detach().view(K, -1) for p in leaves], dim=1).view(C, S, -1)
+    flat_grad = torch.empty_like(flat)
+    # (a view of, per leaf, the columns of flat that hold it, shaped as the leaf)
+    cols = [slice(e - w, e) for w, e in zip(widths, ends, strict=True)]
+    flat_parts = [flat.view(K, -1)[:, c].view(p.shape) for c, p in zip(cols, leaves, strict=True)]
+    grad_parts = [flat_grad.view(K, -1)[:, c].view(p.shape) for c, p in zip(cols, leaves, strict=True)]
+    flat_params = [nn.Parameter(flat[c]) for c in range(C)]  # views: the optimiser updates flat
+    for c, p in enumerate(flat_params):
+        p.grad = flat_grad[c]  # overwritten in place every step, never set to None
+    groups = [{"params": [p], **s} for p, s in zip(flat_params, settings, strict=True)]
     opt = make_optimizer(groups)
     sched = make_scheduler(opt) if make_scheduler is not None else None
     lam = None if l2 is None else torch.tensor(list(l2), dtype=train.X.dtype).repeat_interleave(S)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    n_layers = len(models[0].weights)
-
-    def params_cat():
-        return ([torch.cat([m.weights[i] for m in models]) for i in range(n_layers)],
-                [torch.cat([m.biases[i] for m in models]) for i in range(n_layers)])
-
-    K = C * S
+    Ws, bs = leaves[0::2], leaves[1::2]  # what stacked_forward takes
     eval_at = sorted({check_int("eval_at step", e, low=0, high=steps) for e in (eval_at or [])})
     eval_steps, eval_losses = [], []
     ev = train if eval_data is None else eval_data
@@ -196,7 +213,6 @@ def train_stacked(
     for t in range(steps + 1):
         if len(eval_steps) < len(eval_at) and t == eval_at[len(eval_steps)]:
             with torch.no_grad():
-                Ws, bs = params_cat()
                 logits = stacked_forward(Ws, bs, ev.X, activation)
                 n = logits.shape[1]
                 ce = nn.functional.cross_entropy(logits.reshape(K * n, -1), ev.y.repeat(K),
@@ -208,22 +224,26 @@ def train_stacked(
         if t == steps:
             break
         idx = torch.stack([torch.randint(len(train), (batch_size,), generator=g) for g in gens]).repeat(C, 1)
-        Ws, bs = params_cat()
         logits = stacked_forward(Ws, bs, train.X[idx], activation)
         per_model = nn.functional.cross_entropy(logits.reshape(K * batch_size, -1), train.y[idx].reshape(-1),
                                                 reduction="none").view(K, batch_size).mean(1)
         loss = per_model.sum()
         if lam is not None:
             loss = loss + 0.5 * (lam * sum((p**2).flatten(1).sum(1) for p in Ws + bs)).sum()
-        opt.zero_grad(set_to_none=True)
+        for p in leaves:
+            p.grad = None
         loss.backward()
-        opt.step()
+        with torch.no_grad():
+            for p, g in zip(leaves, grad_parts, strict=True):
+                g.copy_(p.grad)
+            opt.step()
+            for p, f in zip(leaves, flat_parts, strict=True):
+                p.copy_(f)
         if sched is not None:
             sched.step()
         batch_losses[t] = per_model.detach().view(C, S).numpy()
 
     with torch.no_grad():
-        Ws, bs = params_cat()
         res = []
         for data in (train, val):
             logits = stacked_forward(Ws, bs, data.X, activation)
