@@ -60,9 +60,9 @@ def stacked_top_eigenvalues(
         v = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
     else:
         v = [t.clone() for t in v0]
-    for _ in range(iters):
-        grads = torch.autograd.grad(losses_fn().sum(), params, create_graph=True)
-        hv = torch.autograd.grad(grads, params, grad_outputs=v)
+    grads = torch.autograd.grad(losses_fn().sum(), params, create_graph=True)  # once: the graph is kept
+    for i in range(iters):
+        hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=i < iters - 1)
         lam = _per_model_dot(v, hv) / _per_model_dot(v, v)
         norm = _per_model_dot(hv, hv).sqrt().clamp_min(torch.finfo(params[0].dtype).tiny)
         v = [h / norm.view(-1, *[1] * (h.dim() - 1)) for h in hv]
