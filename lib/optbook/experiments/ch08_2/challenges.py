@@ -67,16 +67,18 @@ def rnn_cliff(steps: int = 50, x0: float = 0.5, target: float = 0.7) -> Landscap
     target = check_real("target", target, low=0.0, high=1.0, low_open=True, high_open=True)
 
     def value_and_grad(w, b):
-        xs = [x0 + 0.0 * (w + b)]  # broadcast x0 to the shape and type of (w, b)
+        x = x0 + 0.0 * (w + b)  # broadcast x0 to the shape and type of (w, b)
+        sigmas = []  # σ(x_0), …, σ(x_{T-1}): the forward pass keeps them for the backward pass
         for _ in range(steps):
-            xs.append(w * sigmoid(xs[-1]) + b)
-        s = sigmoid(xs[-1])
+            s = sigmoid(x)
+            sigmas.append(s)
+            x = w * s + b
+        s = sigmoid(x)
         r = s - target
         delta = 2.0 * r * s * (1.0 - s)  # dJ/dx_T
         gw = 0.0 * w
         gb = 0.0 * b
-        for t in range(steps, 0, -1):
-            s_prev = sigmoid(xs[t - 1])
+        for s_prev in reversed(sigmas):  # t = T, …, 1 with s_prev = σ(x_{t-1})
             gw = gw + delta * s_prev
             gb = gb + delta
             delta = delta * w * s_prev * (1.0 - s_prev)
