@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 
 from .._validation import check_bool, check_real
+from ._eager import EagerOptimizer
 from .sgd import sgd_update_
 
 __all__ = [
@@ -179,7 +180,7 @@ def adam_update_(
 # --- the optimisers --------------------------------------------------------------------------
 
 
-class _Adaptive(torch.optim.Optimizer):
+class _Adaptive(EagerOptimizer):
     """What the four classes share: validation of every parameter group, lazy state with a step
     count ``t``, the ``step(closure)`` loop, and refusal of sparse gradients."""
 

@@ -7,6 +7,7 @@ import math
 import torch
 
 from .._validation import check_real
+from ._eager import EagerOptimizer
 
 __all__ = ["SAM", "sam_perturbation", "global_norm"]
 
@@ -34,7 +35,7 @@ def sam_perturbation(grads: list[torch.Tensor], rho: float) -> list[torch.Tensor
     return [g * (rho / norm) for g in grads]
 
 
-class SAM(torch.optim.Optimizer):
+class SAM(EagerOptimizer):
     r"""Sharpness-aware minimisation (SAM; Foret et al. 2021, Algorithm 1) around a base optimiser.
 
     SAM minimises :math:`\max_{\lVert\boldsymbol\varepsilon\rVert_2 \le \rho}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._validation import check_bool, check_real
+from ._eager import EagerOptimizer
 
 __all__ = ["SGD", "sgd_update_", "nesterov_reference"]
 
@@ -50,7 +51,7 @@ def sgd_update_(
         theta.add_(v)
 
 
-class SGD(torch.optim.Optimizer):
+class SGD(EagerOptimizer):
     r"""SGD (Algorithm 8.1), with momentum (Algorithm 8.2) or Nesterov momentum (Algorithm 8.3).
 
     Let :math:`\epsilon` be ``lr`` and :math:`\alpha` be ``momentum``. Each call of
