@@ -2,6 +2,7 @@
 the book's content width, and the smallest text recorded in every PNG (the browser test reads it)."""
 
 import base64
+import functools
 import io
 import re
 
@@ -89,6 +90,79 @@ def test_book_png_is_twice_the_css_size_and_records_its_smallest_text(width_in, 
     css_at_content = smallest_bitmap / PIXEL_RATIO * min(1.0, CONTENT_WIDTH_PX / css_w)
     assert css_at_content >= MIN_TEXT_CSS_PX - 1e-6
     assert book_png(Figure()) is None  # nothing to show
+
+
+def _figures_of_every_kind():
+    import matplotlib.pyplot as plt
+
+    yield _figure(13, 72)  # constrained layout, wider than the content column
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=80)  # pyplot, no layout engine
+    axes[0].loglog([1, 10, 100], [1, 0.1, 0.01], label="$5.5/t$")
+    axes[1].imshow(np.eye(5))
+    axes[2].bar(range(3), [1, 2, 3])
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # sticks out of its axes
+    fig.suptitle("suptitle")
+    yield fig
+    plt.close(fig)
+    fig = Figure(figsize=(7.2, 3.8), dpi=80, layout="tight")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set(xlabel="$\\theta$", ylabel="cost", yscale="log")
+    ax.text(1.3, 0.5, "outside the axes", transform=ax.transAxes, fontsize=6)
+    yield fig
+    fig = Figure(figsize=(2, 2), dpi=80)  # no text at all
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(np.eye(4))
+    ax.set_axis_off()
+    yield fig
+
+
+@pytest.mark.parametrize("kind", range(4))
+def test_the_check_inside_print_figure_sees_what_the_render_draws(kind):
+    # book_png checks the text size from inside print_figure, after the layout and before it
+    # rasterises: the text sizes and bitmap width it sees there must be those of the image
+    fig = list(_figures_of_every_kind())[kind]
+    dpi = fig.dpi * PIXEL_RATIO
+    for width_px in (CONTENT_WIDTH_PX, 500):
+        legible(fig, width_px=width_px)
+        seen = []
+
+        def look(sizes, width, render, seen=seen):
+            seen.append((sizes, width))
+            return render
+
+        assert plotting._print_png(fig, dpi, functools.partial(look, render=False)) is None
+        with recording_text_sizes() as drawn:
+            png = plotting._print_png(fig, dpi, functools.partial(look, render=True))
+        assert seen[-1][1] == png_size(png)[0]
+        assert sorted(set(seen[-1][0])) == sorted(set(drawn))
+    assert FigureCanvasAgg.print_png.__module__ == "matplotlib.backends.backend_agg"  # restored
+
+
+def _book_png_rendering_every_try(fig):
+    # book_png as it was: a full render for each try (the check then reads the image)
+    dpi, width_px = fig.dpi * PIXEL_RATIO, CONTENT_WIDTH_PX
+    for _ in range(3):
+        legible(fig, width_px=width_px)
+        buf = io.BytesIO()
+        with recording_text_sizes() as sizes:
+            fig.canvas.print_figure(buf, format="png", dpi=dpi, bbox_inches="tight",
+                                    facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
+        png = buf.getvalue()
+        if not sizes:
+            return png_with_text(png, TEXT_SIZE_KEY, "none")
+        shown = png_size(png)[0] / PIXEL_RATIO
+        smallest = min(sizes) * fig.dpi / 72 * min(1.0, CONTENT_WIDTH_PX / shown)
+        if smallest >= MIN_TEXT_CSS_PX - 1e-6:
+            break
+        width_px *= smallest / MIN_TEXT_CSS_PX * 0.995
+    return png_with_text(png, TEXT_SIZE_KEY, f"{min(sizes) * dpi / 72:.2f}")
+
+
+@pytest.mark.parametrize("kind", range(4))
+def test_book_png_renders_once_the_image_of_rendering_every_try(kind):
+    fresh = list(_figures_of_every_kind())[kind], list(_figures_of_every_kind())[kind]
+    assert book_png(fresh[0]) == _book_png_rendering_every_try(fresh[1])
 
 
 def test_ipython_displays_figures_through_book_png():

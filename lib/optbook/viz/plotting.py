@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import struct
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -194,32 +194,73 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
+def _print_png(fig: Figure, dpi: float, render: Callable[[list[float], int], bool]) -> bytes | None:
+    """``fig`` as a PNG at ``dpi`` with a tight bounding box, or None, as ``render`` decides.
+
+    ``print_figure`` first lays the figure out (a draw with the drawing switched off, which
+    draws every text that the real draw will) and finds the tight box; only then does it
+    rasterise and encode the image, most of its time. Between the two, ``render(sizes, width)``
+    gets the font size of every text drawn so far and the bitmap's width in pixels (the Agg
+    canvas's, ``int`` of the tight box's width); if it returns False, the image is neither
+    rasterised nor encoded. tests/test_book_figures.py checks both numbers against a render.
+    """
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    original = FigureCanvasAgg.print_png
+    sizes = []
+
+    def print_png(canvas, filename_or_obj, **kwargs):
+        if "bbox_inches_restore" not in kwargs:  # matplotlib fetching its renderer for the layout
+            return original(canvas, filename_or_obj)
+        if render(list(sizes), int(canvas.figure.bbox.width)):
+            return original(canvas, filename_or_obj)
+        filename_or_obj.write(b"skipped")
+        return None
+
+    buf = io.BytesIO()
+    FigureCanvasAgg.print_png = print_png
+    try:
+        with recording_text_sizes() as sizes:
+            fig.canvas.print_figure(buf, format="png", dpi=dpi, bbox_inches="tight",
+                                    facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
+    finally:
+        FigureCanvasAgg.print_png = original
+    png = buf.getvalue()
+    return None if png == b"skipped" else png
+
+
 def book_png(fig: Figure) -> bytes | None:
     """``fig`` as the book shows it: :func:`legible`, rendered at ``PIXEL_RATIO * fig.dpi`` with a
     tight bounding box, stamped with its smallest drawn text (``TEXT_SIZE_KEY``, bitmap px).
     None for an empty figure (nothing to show)."""
-    import io
-
     if not fig.axes and not fig.lines and not fig.texts and not fig.images:
         return None
-    dpi = fig.dpi * PIXEL_RATIO
+    css_dpi = fig.dpi  # (print_figure sets fig.dpi to dpi while it prints)
+    dpi = css_dpi * PIXEL_RATIO
     width_px = CONTENT_WIDTH_PX
-    for _ in range(3):
+    for attempt in range(3):
         legible(fig, width_px=width_px)
-        buf = io.BytesIO()
+        smallest = []  # CSS px, where the book shows the image
+
+        def large_enough(sizes: list[float], width: int) -> bool:
+            if not sizes:
+                return True  # no text to read
+            # The tight box adds a margin (and whatever sticks out of the figure), so the image
+            # can be wider than the figure that legible() sized the text for: check, and tighten.
+            shown = width / PIXEL_RATIO
+            smallest.append(min(sizes) * css_dpi / 72 * min(1.0, CONTENT_WIDTH_PX / shown))  # noqa: B023
+            return smallest[0] >= MIN_TEXT_CSS_PX - 1e-6 or attempt == 2  # noqa: B023
+
+        # rendered only once its text is large enough (the check needs only the layout)
         with recording_text_sizes() as sizes:
-            fig.canvas.print_figure(buf, format="png", dpi=dpi, bbox_inches="tight",
-                                    facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
-        png = buf.getvalue()
-        if not sizes:
-            return png_with_text(png, TEXT_SIZE_KEY, "none")  # no text to read
-        # The tight box adds a margin (and whatever sticks out of the figure), so the image can
-        # be wider than the figure that legible() sized the text for: check, and tighten.
-        shown = png_size(png)[0] / PIXEL_RATIO
-        smallest = min(sizes) * fig.dpi / 72 * min(1.0, CONTENT_WIDTH_PX / shown)
-        if smallest >= MIN_TEXT_CSS_PX - 1e-6:
+            png = _print_png(fig, dpi, large_enough)  # calls large_enough right here
+        if png is not None:
             break
-        width_px *= smallest / MIN_TEXT_CSS_PX * 0.995
+        width_px *= smallest[0] / MIN_TEXT_CSS_PX * 0.995
+    if not sizes:
+        return png_with_text(png, TEXT_SIZE_KEY, "none")  # no text to read
     return png_with_text(png, TEXT_SIZE_KEY, f"{min(sizes) * dpi / 72:.2f}")
 
 
