@@ -133,6 +133,26 @@
     });
   }
 
+  // Whether a batch of DOM changes can concern rendered markdown: a change inside a markdown
+  // cell, or markdown cells added (a notebook opened, cells created). Running cells change their
+  // outputs many times a second; those changes are skipped without looking at the whole page.
+  var CODE = '.jp-CodeCell, .jp-OutputArea, .jp-Cell-inputWrapper';
+  function concernsMarkdown(mutations) {
+    for (var i = 0; i < mutations.length; i++) {
+      var m = mutations[i];
+      var el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      if (!el || el.closest(CODE) && !el.closest('.jp-MarkdownCell')) continue;
+      if (el.closest('.jp-MarkdownCell')) return true;
+      for (var j = 0; j < m.addedNodes.length; j++) {
+        var n = m.addedNodes[j];
+        if (n.nodeType === 1 && (n.matches('.jp-MarkdownCell') || n.querySelector('.jp-MarkdownCell'))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   var scheduled = false;
   function fixAll() {
     scheduled = false;
@@ -157,7 +177,9 @@
       if (!DATA_URL) return;
       fetch(DATA_URL).then(function (r) { return r.json(); }).then(function (d) {
         data = d;
-        new MutationObserver(schedule).observe(document.body,
+        new MutationObserver(function (mutations) {
+          if (concernsMarkdown(mutations)) schedule();
+        }).observe(document.body,
           { childList: true, subtree: true, characterData: true });
         schedule();
       }).catch(function (err) { console.error('optbook-lab: cannot load ' + DATA_URL, err); });
