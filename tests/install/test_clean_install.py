@@ -8,8 +8,8 @@ through some other package. Versions are held to ``requirements.txt`` (``-c``, c
 only: nothing is installed that pyproject does not ask for), so torch stays the pinned CPU
 build.
 
-Needs the package registry (it installs); ``make test-install`` runs it. About a minute, most
-of it unpacking torch.
+Needs the package registry (it installs); ``make test-install`` runs it. About half a minute on a
+quiet machine, most of it unpacking torch.
 """
 
 from __future__ import annotations
