@@ -139,6 +139,21 @@ def test_the_check_inside_print_figure_sees_what_the_render_draws(kind):
     assert FigureCanvasAgg.print_png.__module__ == "matplotlib.backends.backend_agg"  # restored
 
 
+def test_a_canvas_with_its_own_print_png_is_asked_from_the_image():
+    class OwnCanvas(FigureCanvasAgg):
+        def print_png(self, filename_or_obj, **kwargs):  # not the one _print_png steps into
+            return FigureCanvasAgg.print_png(self, filename_or_obj)
+
+    seen = []
+    fig = _figure(13, 72)
+    OwnCanvas(fig)
+    assert plotting._print_png(fig, 144, lambda sizes, width: seen.append(width)) is None
+    assert seen == [1888]  # asked once, with the image's width
+    fig, reference = _figure(13, 72), _figure(13, 72)  # 13 in: two tries
+    OwnCanvas(fig)
+    assert book_png(fig) == book_png(reference)
+
+
 def _book_png_rendering_every_try(fig):
     # book_png as it was: a full render for each try (the check then reads the image)
     dpi, width_px = fig.dpi * PIXEL_RATIO, CONTENT_WIDTH_PX

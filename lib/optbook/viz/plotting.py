@@ -209,11 +209,12 @@ def _print_png(fig: Figure, dpi: float, render: Callable[[list[float], int], boo
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     original = FigureCanvasAgg.print_png
-    sizes = []
+    sizes, asked = [], []
 
     def print_png(canvas, filename_or_obj, **kwargs):
         if "bbox_inches_restore" not in kwargs:  # matplotlib fetching its renderer for the layout
             return original(canvas, filename_or_obj)
+        asked.append(True)
         if render(list(sizes), int(canvas.figure.bbox.width)):
             return original(canvas, filename_or_obj)
         filename_or_obj.write(b"skipped")
@@ -228,7 +229,11 @@ def _print_png(fig: Figure, dpi: float, render: Callable[[list[float], int], boo
     finally:
         FigureCanvasAgg.print_png = original
     png = buf.getvalue()
-    return None if png == b"skipped" else png
+    if png == b"skipped":
+        return None
+    if not asked and not render(list(sizes), png_size(png)[0]):  # a canvas with its own print_png
+        return None  # (asked afterwards, from the image)
+    return png
 
 
 def book_png(fig: Figure) -> bytes | None:
