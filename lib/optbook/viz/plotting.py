@@ -199,10 +199,11 @@ def _print_png(fig: Figure, dpi: float, render: Callable[[list[float], int], boo
 
     ``print_figure`` first lays the figure out (a draw with the drawing switched off, which
     draws every text that the real draw will) and finds the tight box; only then does it
-    rasterise and encode the image, most of its time. Between the two, ``render(sizes, width)``
-    gets the font size of every text drawn so far and the bitmap's width in pixels (the Agg
-    canvas's, ``int`` of the tight box's width); if it returns False, the image is neither
-    rasterised nor encoded. tests/test_book_figures.py checks both numbers against a render.
+    rasterise and encode the image (about a third of its time for the book's figures). Between
+    the two, ``render(sizes, width)`` gets the font size of every text drawn so far and the
+    bitmap's width in pixels (the Agg canvas's, ``int`` of the tight box's width); if it returns
+    False, the image is neither rasterised nor encoded. tests/test_book_figures.py checks both
+    numbers against a render.
     """
     import io
 
