@@ -141,8 +141,9 @@
     for (var i = 0; i < mutations.length; i++) {
       var m = mutations[i];
       var el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
-      if (!el || el.closest(CODE) && !el.closest('.jp-MarkdownCell')) continue;
+      if (!el) continue;
       if (el.closest('.jp-MarkdownCell')) return true;
+      if (el.closest(CODE)) continue;  // a code cell's input or outputs
       for (var j = 0; j < m.addedNodes.length; j++) {
         var n = m.addedNodes[j];
         if (n.nodeType === 1 && (n.matches('.jp-MarkdownCell') || n.querySelector('.jp-MarkdownCell'))) {
