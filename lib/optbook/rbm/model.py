@@ -287,6 +287,14 @@ def _factorised_log_weights(f: _Factorised, reuse_buffers: bool = False):
         yield start, log_weight, e, one_plus_e
 
 
+def _shift_to(shift: float, log_weight: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """One block of a streaming log-sum-exp: the new running maximum of the log-weights, the
+    factor that rescales sums kept under the old maximum, and the block's weights
+    ``exp(log_weight - maximum)``."""
+    new_shift = max(shift, log_weight.max().item())
+    return new_shift, math.exp(shift - new_shift), torch.exp(log_weight - new_shift)
+
+
 @torch.no_grad()
 def _negative_phase(W, b, c) -> RBMGradient:
     r""":math:`\mathbb E_{p(v,h)}[v h^\top]`, :math:`\mathbb E[v]`, :math:`\mathbb E[h]`, exactly."""
@@ -302,9 +310,7 @@ def _negative_phase(W, b, c) -> RBMGradient:
     w_high = torch.zeros(len(f.states_high), dtype=W.dtype)
     for start, log_weight, e, one_plus_e in _factorised_log_weights(f, reuse_buffers=True):
         stop = start + len(log_weight)
-        new_shift = max(shift, log_weight.max().item())
-        rescale = math.exp(shift - new_shift)
-        w = torch.exp(log_weight - new_shift)
+        shift, rescale, w = _shift_to(shift, log_weight)
         total = total * rescale + w.sum().item()
         if rescale != 1.0:  # (multiplying by 1.0 would change nothing)
             by_low, cross_high = by_low * rescale, cross_high * rescale
@@ -315,7 +321,6 @@ def _negative_phase(W, b, c) -> RBMGradient:
         cross_high += weighted.sum(1).T @ f.states_high[start:stop]
         w_low += w.sum(0)
         w_high[start:stop] = w.sum(1)
-        shift = new_shift
     other = by_low.sum(0) / total  # E[the other layer]
     cross = torch.cat([by_low.T @ f.states_low, cross_high], 1) / total  # E[other ⊗ state]
     own = torch.cat([w_low @ f.states_low, w_high @ f.states_high]) / total  # E[state]
@@ -329,14 +334,11 @@ def _negative_phase_elementwise(W, b, c) -> RBMGradient:
     shift, total = -math.inf, 0.0
     vh, ev, eh = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
     for log_weight, mean_v, mean_h in _enumeration(W, b, c):
-        new_shift = max(shift, log_weight.max().item())
-        rescale = math.exp(shift - new_shift)
-        w = torch.exp(log_weight - new_shift)
+        shift, rescale, w = _shift_to(shift, log_weight)
         total = total * rescale + w.sum().item()
         vh = vh * rescale + (w[:, None] * mean_v).T @ mean_h
         ev = ev * rescale + w @ mean_v
         eh = eh * rescale + w @ mean_h
-        shift = new_shift
     return RBMGradient(W=vh / total, b=ev / total, c=eh / total)
 
 
